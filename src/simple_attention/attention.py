@@ -1,0 +1,286 @@
+"""Attention for all queries at once, with matrix multiplication.
+
+:func:`self_attention` is exactly the seed notebook's computation: the inputs serve as queries,
+keys and values, and the scores are not scaled. :func:`scaled_dot_product_attention` is the
+general form used by every transformer, with separate queries, keys and values, a scale, masks
+and any number of leading (batch, head) dimensions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from ._validation import (
+    as_float_array,
+    check_finite_scores,
+    check_same_dtype,
+    check_scale,
+    working_dtype,
+)
+from .masks import apply_mask, causal_mask, check_mask
+from .softmax import stable_softmax
+
+__all__ = ["check_qkv", "scaled_dot_product_attention", "self_attention"]
+
+
+def check_qkv(
+    query: npt.ArrayLike, key: npt.ArrayLike, value: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate queries, keys and values and return them as arrays.
+
+    Checks that all three are finite real arrays of one dtype, at least 2-D, that queries and
+    keys have the same number of features, that keys and values have the same length, and that
+    the leading dimensions broadcast. Every error names the argument and the sizes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.attention import check_qkv
+    >>> check_qkv(np.ones((2, 5)), np.ones((3, 4)), np.ones((3, 4)))
+    Traceback (most recent call last):
+        ...
+    ValueError: query has 5 features but key has 4; they must match
+    """
+    q = as_float_array(query, "query")
+    k = as_float_array(key, "key")
+    v = as_float_array(value, "value")
+    check_same_dtype(query=q, key=k, value=v)
+    for name, arr in (("query", q), ("key", k), ("value", v)):
+        if arr.ndim < 2:
+            raise ValueError(
+                f"{name} must be at least 2-D (..., n_tokens, n_features), got shape {arr.shape}"
+            )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"query has {q.shape[-1]} features but key has {k.shape[-1]}; they must match"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"key has {k.shape[-2]} positions but value has {v.shape[-2]}; they must match"
+        )
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the leading (batch, head) dimensions of query {q.shape}, key {k.shape} and "
+            f"value {v.shape} do not broadcast"
+        ) from None
+    return q, k, v
+
+
+@overload
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    return_weights: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    return_weights: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""Scaled dot-product attention: :math:`\operatorname{softmax}(s\,QK^\top + M)\,V`.
+
+    Every query is compared with every key (``scores``), the scores of each query are turned
+    into ``weights`` by a softmax over the keys, and each output (``context``) is the weighted
+    average of the values.
+
+    Parameters
+    ----------
+    query : array_like, shape (..., L, d_k)
+        One row per query position.
+    key : array_like, shape (..., S, d_k)
+        One row per key position; same number of features as ``query``.
+    value : array_like, shape (..., S, d_v)
+        One row per key position.
+    mask : array_like of bool or float, optional
+        Broadcasts against the scores ``(..., L, S)``; a key-padding mask ``(S,)`` works too.
+        Boolean: ``True`` = may attend, ``False`` = blocked. Float: added to the scores, so
+        ``-inf`` blocks and ``0`` changes nothing. Integer masks raise ``TypeError``.
+    is_causal : bool, default False
+        Let query ``i`` attend to keys ``j <= i`` only (see :func:`causal_mask`, top-left
+        aligned). Cannot be combined with ``mask``: pass ``causal_mask(L, S) & mask`` instead.
+    scale : float, optional
+        Factor :math:`s` applied to the scores. Defaults to :math:`1/\sqrt{d_k}`, with
+        :math:`d_k` the number of key features (per head). ``0.0`` averages the values uniformly.
+    return_weights : bool, default False
+        Also return the attention weights.
+
+    Returns
+    -------
+    context : ndarray, shape (..., L, d_v)
+        The outputs, in the dtype of the inputs.
+    weights : ndarray, shape (..., L, S)
+        The attention weights, only if ``return_weights``. Each row sums to 1, except the row of
+        a query that may attend to no key at all, which is all zeros (as is its output).
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite inputs, mismatched sizes, a bad mask shape, a non-finite ``scale``,
+        or ``is_causal`` together with ``mask``.
+    TypeError
+        On boolean, complex or mixed-dtype inputs, or an integer mask.
+    FloatingPointError
+        If the scaled scores overflow the dtype.
+
+    See Also
+    --------
+    self_attention : the seed's unscaled version, with the inputs as queries, keys and values.
+    causal_mask : the mask behind ``is_causal``.
+
+    Notes
+    -----
+    float16 inputs are computed in float32 and the results cast back to float16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import scaled_dot_product_attention
+    >>> query = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> key = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> value = np.array([[1.0], [2.0], [3.0]])
+    >>> context, weights = scaled_dot_product_attention(query, key, value, return_weights=True)
+    >>> weights.round(4)
+    array([[0.4011, 0.1978, 0.4011],
+           [0.1978, 0.4011, 0.4011]])
+    >>> context
+    array([[2.        ],
+           [2.20333628]])
+
+    With a causal mask, the first query sees only the first key:
+
+    >>> scaled_dot_product_attention(query, key, value, is_causal=True)
+    array([[1.        ],
+           [1.66976155]])
+    """
+    q, k, v = check_qkv(query, key, value)
+    out_dtype = q.dtype
+    work = working_dtype(out_dtype)
+    q, k, v = (a.astype(work, copy=False) for a in (q, k, v))
+    d_k = q.shape[-1]
+    if scale is None:
+        if d_k == 0:
+            raise ValueError(
+                "query and key have 0 features, so the default scale 1/sqrt(0) is undefined"
+            )
+        scale = 1.0 / math.sqrt(d_k)  # a Python float, so float32 stays float32
+    else:
+        scale = check_scale(scale)
+
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
+    if is_causal:
+        if mask is not None:
+            raise ValueError(
+                "pass either mask= or is_causal=True, not both; combine them yourself with "
+                "causal_mask(n_queries, n_keys) & mask"
+            )
+        mask = causal_mask(n_queries, n_keys)
+    mask_arr = None if mask is None else check_mask(mask, scores_shape)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Scaling the queries costs L*d operations; scaling the scores would cost L*S.
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)
+    check_finite_scores(scores)
+    if mask_arr is not None:
+        scores = apply_mask(scores, mask_arr)
+        if np.isposinf(scores).any():
+            raise FloatingPointError(
+                f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
+            )
+    weights = stable_softmax(scores, axis=-1)
+    context = weights @ v
+    context = context.astype(out_dtype, copy=False)
+    if return_weights:
+        return context, weights.astype(out_dtype, copy=False)
+    return context
+
+
+@overload
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: Literal[False] = ...
+) -> np.ndarray: ...
+@overload
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""The seed notebook's self-attention: every input attends to every input, unscaled.
+
+    With the inputs :math:`X` as queries, keys and values at once, this computes
+
+    .. math:: \text{scores} = X X^\top, \qquad
+              \text{weights} = \operatorname{softmax}(\text{scores}), \qquad
+              \text{context} = \text{weights}\; X,
+
+    the softmax running along each row. No weights are learned and the scores are not divided
+    by :math:`\sqrt{d}`; this equals :func:`scaled_dot_product_attention` with ``scale=1.0``.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (..., n_tokens, dim)
+        The embedding vectors :math:`x^{(i)}`, one per row.
+    return_weights : bool, default False
+        Also return the attention weights.
+
+    Returns
+    -------
+    context : ndarray, shape (..., n_tokens, dim)
+        One context vector per input.
+    weights : ndarray, shape (..., n_tokens, n_tokens)
+        Row ``i`` holds the weights of query ``i``; only if ``return_weights``.
+
+    See Also
+    --------
+    self_attention_loop : the same with explicit loops, one query at a time.
+    scaled_dot_product_attention : the general, scaled version.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import self_attention
+    >>> x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> context, weights = self_attention(x, return_weights=True)
+    >>> weights.round(4)
+    array([[0.4223, 0.1554, 0.4223],
+           [0.1554, 0.4223, 0.4223],
+           [0.2119, 0.2119, 0.5761]])
+    >>> context.round(4)
+    array([[0.8446, 0.5777],
+           [0.5777, 0.8446],
+           [0.7881, 0.7881]])
+    """
+    x = as_float_array(inputs, "inputs")
+    if x.ndim < 2:
+        raise ValueError(f"inputs must be at least 2-D (..., n_tokens, dim), got shape {x.shape}")
+    return scaled_dot_product_attention(  # type: ignore[call-overload]
+        x, x, x, scale=1.0, return_weights=return_weights
+    )

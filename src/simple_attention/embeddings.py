@@ -1,0 +1,111 @@
+"""Step 2 of the pipeline: giving every token a vector.
+
+The seed notebook used :func:`naive_embeddings`, one random vector per position. A real model
+looks vectors up in a table instead (:class:`Embedding`), so that the same token always gets the
+same vector wherever it appears.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ._validation import as_rng, check_positive_int
+
+__all__ = ["Embedding", "naive_embeddings"]
+
+
+def naive_embeddings(
+    n_tokens: int, dim: int, *, rng: int | np.random.Generator | None = None
+) -> np.ndarray:
+    """One random vector in ``[0, 1)`` per token, as the seed notebook did.
+
+    These vectors do not depend on *which* token stands at a position, only on how many there
+    are: enough to study attention, not to model language.
+
+    Parameters
+    ----------
+    n_tokens : int
+        Number of vectors (rows), ``>= 0``.
+    dim : int
+        Size of each vector, ``>= 1``.
+    rng : None, int or numpy.random.Generator, optional
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_tokens, dim)
+        The embedding vectors :math:`x^{(i)}`, one per row.
+
+    Examples
+    --------
+    >>> from simple_attention import naive_embeddings
+    >>> x = naive_embeddings(4, 3, rng=0)
+    >>> x.shape
+    (4, 3)
+    >>> x.round(3)
+    array([[0.637, 0.27 , 0.041],
+           [0.017, 0.813, 0.913],
+           [0.607, 0.729, 0.544],
+           [0.935, 0.816, 0.003]])
+    """
+    n_tokens = check_positive_int(n_tokens, "n_tokens", allow_zero=True)
+    dim = check_positive_int(dim, "dim")
+    return as_rng(rng).random((n_tokens, dim))
+
+
+class Embedding:
+    """A lookup table of learnable vectors, one row per token id.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of rows (distinct token ids).
+    dim : int
+        Size of each vector.
+    rng : None, int or numpy.random.Generator, optional
+        Source of randomness for the initial table, drawn from a standard normal distribution.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (vocab_size, dim)
+        The table. Row ``i`` is the vector of token id ``i``.
+
+    Examples
+    --------
+    >>> from simple_attention import Embedding, Vocabulary
+    >>> vocab = Vocabulary.from_text("Your journey starts with one step")
+    >>> embed = Embedding(len(vocab), 3, rng=123)
+    >>> ids = vocab.encode("one step, one step")
+    >>> ids
+    array([6, 7, 1, 6, 7])
+    >>> x = embed(ids)
+    >>> x.shape
+    (5, 3)
+    >>> bool((x[0] == x[3]).all())  # the same token always gets the same vector
+    True
+    """
+
+    def __init__(
+        self, vocab_size: int, dim: int, *, rng: int | np.random.Generator | None = None
+    ) -> None:
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.dim = check_positive_int(dim, "dim")
+        self.weight = as_rng(rng).standard_normal((self.vocab_size, self.dim))
+
+    def __repr__(self) -> str:
+        return f"Embedding(vocab_size={self.vocab_size}, dim={self.dim})"
+
+    def __call__(self, ids: npt.ArrayLike) -> np.ndarray:
+        """Look up the vectors of ``ids`` (any shape); returns shape ``ids.shape + (dim,)``."""
+        arr = np.asarray(ids)
+        if arr.size == 0 and arr.dtype != np.bool_:
+            arr = arr.astype(np.int64)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            raise ValueError(
+                f"ids must lie in [0, {self.vocab_size}), got values from {arr.min()} "
+                f"to {arr.max()}"
+            )
+        return self.weight[arr]

@@ -1,0 +1,111 @@
+"""Masks: which query may look at which key.
+
+One convention throughout the library, the same as PyTorch's ``scaled_dot_product_attention``
+and JAX:
+
+* a **boolean** mask says ``True`` = *may attend*, ``False`` = *blocked*;
+* a **float** mask is *added* to the scores: ``0`` changes nothing, ``-inf`` blocks.
+
+Integer masks are refused, because ``0``/``1`` could be read either way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ._validation import as_float_array, check_positive_int
+
+__all__ = ["apply_mask", "causal_mask", "check_mask"]
+
+
+def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
+    """Boolean mask that lets query ``i`` attend to keys ``0..i`` only.
+
+    The mask is the lower triangle of an ``n_queries x n_keys`` matrix of ones, aligned at the
+    **top left** (as in PyTorch and JAX): query ``i`` sees keys ``j <= i`` whatever the number of
+    keys. When there are more keys than queries, the last keys are therefore hidden from every
+    query; slice the mask yourself if you want bottom-right alignment (as when decoding with a
+    cache).
+
+    Parameters
+    ----------
+    n_queries : int
+        Number of rows ``L``.
+    n_keys : int, optional
+        Number of columns ``S``; defaults to ``n_queries``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_queries, n_keys)
+        ``True`` where the query may attend to the key.
+
+    Examples
+    --------
+    >>> from simple_attention import causal_mask
+    >>> causal_mask(3)
+    array([[ True, False, False],
+           [ True,  True, False],
+           [ True,  True,  True]])
+    >>> causal_mask(2, 4)
+    array([[ True, False, False, False],
+           [ True,  True, False, False]])
+    """
+    n_queries = check_positive_int(n_queries, "n_queries", allow_zero=True)
+    n_keys = n_queries if n_keys is None else check_positive_int(n_keys, "n_keys", allow_zero=True)
+    return np.tri(n_queries, n_keys, dtype=bool)
+
+
+def check_mask(mask: npt.ArrayLike, scores_shape: tuple[int, ...]) -> np.ndarray:
+    """Validate ``mask`` against scores of shape ``(..., L, S)`` and return it as an array.
+
+    Raises ``TypeError`` for masks that are neither boolean nor floating point, and
+    ``ValueError`` for a float mask holding NaN or ``+inf`` or a mask whose shape does not
+    broadcast against the scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.masks import check_mask
+    >>> check_mask([True, True, False], (2, 3)).dtype
+    dtype('bool')
+    >>> check_mask(np.array([1, 0]), (2, 2))
+    Traceback (most recent call last):
+        ...
+    TypeError: mask must be bool (True = may attend) or float (added to scores), got int64
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise TypeError(
+                "mask must be bool (True = may attend) or float (added to scores), "
+                f"got {arr.dtype}"
+            )
+        arr = as_float_array(arr, "mask", allow_neg_inf=True)
+    try:
+        np.broadcast_shapes(arr.shape, scores_shape)
+    except ValueError:
+        raise ValueError(
+            f"mask of shape {arr.shape} does not broadcast against the scores of shape "
+            f"{scores_shape} (..., n_queries, n_keys)"
+        ) from None
+    return arr
+
+
+def apply_mask(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Return ``scores`` with ``mask`` applied: ``-inf`` where blocked, or the float mask added.
+
+    ``mask`` must already be validated by :func:`check_mask`. The result has the broadcast shape
+    of the two and the dtype of ``scores``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.masks import apply_mask
+    >>> apply_mask(np.zeros((2, 2)), np.array([[True, False], [True, True]]))
+    array([[  0., -inf],
+           [  0.,   0.]])
+    """
+    if mask.dtype == np.bool_:
+        return np.where(mask, scores, -np.inf).astype(scores.dtype, copy=False)
+    return (scores + mask.astype(scores.dtype, copy=False)).astype(scores.dtype, copy=False)
