@@ -1,0 +1,39 @@
+"""Figures for attention, drawn with matplotlib (the optional ``plot`` extra).
+
+Every function draws one picture of one step of the pipeline and returns the matplotlib
+``Axes`` (or ``Figure``) it drew on, so that a caller can adjust titles, limits or sizes
+afterwards. Pass ``ax=`` to draw into an existing subplot.
+
+* :func:`plot_tokens`: token ids as a strip of boxes;
+* :func:`plot_embeddings` and :func:`plot_matrix`: vectors and weight matrices as heatmaps;
+* :func:`plot_query_attention`: scores, weights and context of one query, side by side;
+* :func:`plot_attention_weights`: the full ``(L, S)`` attention-weight matrix;
+* :func:`plot_softmax_comparison`: what overflow does to a softmax;
+* :func:`plot_timings`: run times against sequence length, on log-log axes.
+
+``import simple_attention`` never imports matplotlib; only this subpackage does.
+"""
+
+from __future__ import annotations
+
+try:
+    import matplotlib as _matplotlib  # noqa: F401  (only to fail early with a clear message)
+except ImportError as err:
+    raise ImportError(
+        "simple_attention.plotting needs matplotlib, which is not installed. Install the "
+        'optional plotting extra with: pip install "simple-attention[plot]"'
+    ) from err
+
+from .curves import plot_softmax_comparison, plot_timings
+from .heatmaps import plot_attention_weights, plot_embeddings, plot_matrix
+from .vectors import plot_query_attention, plot_tokens
+
+__all__ = [
+    "plot_attention_weights",
+    "plot_embeddings",
+    "plot_matrix",
+    "plot_query_attention",
+    "plot_softmax_comparison",
+    "plot_timings",
+    "plot_tokens",
+]

@@ -1,0 +1,161 @@
+"""Curves: softmax under overflow, and run times against sequence length."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ._common import as_plot_array, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_softmax_comparison", "plot_timings"]
+
+
+def plot_softmax_comparison(
+    offsets: npt.ArrayLike,
+    curves: Mapping[str, npt.ArrayLike],
+    *,
+    ax: Axes | None = None,
+    xlabel: str = "offset c added to every score",
+    ylabel: str = "largest weight",
+    title: str | None = "Softmax under overflow",
+) -> Axes:
+    """Plot softmax results against a growing input, marking where a curve turns into NaN.
+
+    Each curve is drawn as a line; NaN values leave a gap. Where a curve first becomes NaN,
+    a dotted vertical line of its colour marks the offset and a label gives its value, so that
+    the float32 and float64 thresholds of the naive softmax can be read off the figure.
+
+    Parameters
+    ----------
+    offsets : array_like, shape (n,)
+        The x values, for example a constant added to every score.
+    curves : mapping of str to array_like of shape (n,)
+        The y values of each curve, by legend label. NaN marks a failed computation.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+    xlabel, ylabel : str
+        The axis labels.
+    title : str or None, default "Softmax under overflow"
+        The axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on; one line per curve in ``ax.lines``, followed by one marker line
+        per curve that turns into NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import naive_softmax, softmax
+    >>> from simple_attention.plotting import plot_softmax_comparison
+    >>> offsets = np.linspace(0.0, 1000.0, 5)
+    >>> scores = offsets[:, None] + np.array([0.0, 1.0, 2.0])
+    >>> with np.errstate(over="ignore", invalid="ignore"):
+    ...     naive = naive_softmax(scores).max(axis=1)
+    >>> stable = softmax(scores).max(axis=1)
+    >>> ax = plot_softmax_comparison(offsets, {"naive": naive, "stable": stable})
+    >>> [line.get_label() for line in ax.lines]
+    ['naive', 'stable', 'naive: NaN from c = 750']
+    """
+    x = as_plot_array(offsets, "offsets", ndim=1)
+    ax = new_axes(ax, width=7.0, height=4.0)
+    lines = []
+    for k, (label, values) in enumerate(curves.items()):
+        y = as_plot_array(values, f"curves[{label!r}]", ndim=1)
+        if y.shape != x.shape:
+            raise ValueError(f"curves[{label!r}] has shape {y.shape} but offsets has {x.shape}")
+        # Curves often coincide where all is well: draw each one thinner than the last, so
+        # that every curve stays visible on top of the ones before it.
+        width = 2.0 + 2.0 * (len(curves) - 1 - k)
+        lines.append((ax.plot(x, y, lw=width, alpha=0.85, label=label)[0], y))
+    for line, y in lines:
+        nan_at = np.flatnonzero(np.isnan(y))
+        if nan_at.size:
+            first = x[nan_at[0]]
+            ax.axvline(
+                first,
+                color=line.get_color(),
+                ls=":",
+                lw=1.5,
+                label=f"{line.get_label()}: NaN from c = {first:.4g}",
+            )
+    finite = np.concatenate([y[np.isfinite(y)] for _, y in lines] or [np.empty(0)])
+    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
+        ax.set_ylim(-0.03, 1.05)  # weights live in [0, 1]; do not zoom in on rounding noise
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_timings(
+    sizes: npt.ArrayLike,
+    timings: Mapping[str, npt.ArrayLike],
+    *,
+    ax: Axes | None = None,
+    xlabel: str = "sequence length n",
+    ylabel: str = "time per call (s)",
+    title: str | None = "Run time",
+) -> Axes:
+    """Plot run times against problem size on log-log axes, one line per implementation.
+
+    On log-log axes a cost that grows like :math:`n^p` is a straight line of slope :math:`p`,
+    and the vertical gap between two lines is their speed ratio.
+
+    Parameters
+    ----------
+    sizes : array_like, shape (n,)
+        The problem sizes (x values), all positive.
+    timings : mapping of str to array_like of shape (n,)
+        Run times in seconds of each implementation, by legend label. NaN skips a size (for
+        example one too slow to measure).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+    xlabel, ylabel : str
+        The axis labels.
+    title : str or None, default "Run time"
+        The axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, with logarithmic x and y scales.
+
+    Examples
+    --------
+    >>> from simple_attention.plotting import plot_timings
+    >>> sizes = [8, 16, 32]
+    >>> ax = plot_timings(sizes, {"loops": [1e-3, 4e-3, 1.6e-2], "matmul": [1e-5, 2e-5, 5e-5]})
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
+    >>> [line.get_label() for line in ax.lines]
+    ['loops', 'matmul']
+    """
+    n = as_plot_array(sizes, "sizes", ndim=1)
+    if (n <= 0).any():
+        raise ValueError("sizes must all be positive on a logarithmic axis")
+    ax = new_axes(ax, width=6.0, height=4.0)
+    for label, values in timings.items():
+        t = as_plot_array(values, f"timings[{label!r}]", ndim=1)
+        if t.shape != n.shape:
+            raise ValueError(f"timings[{label!r}] has shape {t.shape} but sizes has {n.shape}")
+        ax.plot(n, t, marker="o", lw=2, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(loc="best")
+    if title is not None:
+        ax.set_title(title)
+    return ax
