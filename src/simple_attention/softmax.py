@@ -112,7 +112,9 @@ def softmax(x: npt.ArrayLike, axis: int = -1) -> np.ndarray:
     if x.ndim == 0:
         raise ValueError("x must be at least 1-D for softmax, got a 0-d array")
     axis = normalize_axis_index(axis, x.ndim)
-    work = x.astype(working_dtype(x.dtype), copy=False)
+    # A contiguous copy makes views, transposes and Fortran order sum in the same order as a
+    # C-ordered array, so every layout gives bit-identical results.
+    work = np.ascontiguousarray(x, dtype=working_dtype(x.dtype))
     return stable_softmax(work, axis).astype(x.dtype, copy=False)
 
 
