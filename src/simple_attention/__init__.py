@@ -12,7 +12,11 @@ The public names follow the pipeline of the tutorial:
 6. trainable weights: :class:`SelfAttention`.
 """
 
-from .attention import scaled_dot_product_attention, self_attention
+from .attention import (
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+    self_attention,
+)
 from .embeddings import Embedding, naive_embeddings
 from .layers import SelfAttention
 from .loops import attention_scores_loop, context_vector_loop, self_attention_loop
@@ -35,6 +39,7 @@ __all__ = [
     "naive_softmax",
     "sample_tokens",
     "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
     "self_attention",
     "self_attention_loop",
     "softmax",

@@ -4,6 +4,9 @@
 keys and values, and the scores are not scaled. :func:`scaled_dot_product_attention` is the
 general form used by every transformer, with separate queries, keys and values, a scale, masks
 and any number of leading (batch, head) dimensions.
+:func:`scaled_dot_product_attention_backward` runs the same computation backwards, from the
+gradient of a loss with respect to the context to its gradients with respect to the queries,
+keys and values.
 """
 
 from __future__ import annotations
@@ -22,9 +25,14 @@ from ._validation import (
     working_dtype,
 )
 from .masks import apply_mask, causal_mask, check_mask
-from .softmax import stable_softmax
+from .softmax import softmax_backward, stable_softmax
 
-__all__ = ["check_qkv", "scaled_dot_product_attention", "self_attention"]
+__all__ = [
+    "check_qkv",
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "self_attention",
+]
 
 
 def check_qkv(
@@ -70,6 +78,17 @@ def check_qkv(
             f"value {v.shape} do not broadcast"
         ) from None
     return q, k, v
+
+
+def _resolve_scale(scale: float | None, d_k: int) -> float:
+    """Return ``scale`` checked, or the default ``1/sqrt(d_k)`` as a Python float."""
+    if scale is None:
+        if d_k == 0:
+            raise ValueError(
+                "query and key have 0 features, so the default scale 1/sqrt(0) is undefined"
+            )
+        return 1.0 / math.sqrt(d_k)  # a Python float, so float32 stays float32
+    return check_scale(scale)
 
 
 @overload
@@ -182,16 +201,9 @@ def scaled_dot_product_attention(
     q, k, v = check_qkv(query, key, value)
     out_dtype = q.dtype
     work = working_dtype(out_dtype)
-    q, k, v = (a.astype(work, copy=False) for a in (q, k, v))
-    d_k = q.shape[-1]
-    if scale is None:
-        if d_k == 0:
-            raise ValueError(
-                "query and key have 0 features, so the default scale 1/sqrt(0) is undefined"
-            )
-        scale = 1.0 / math.sqrt(d_k)  # a Python float, so float32 stays float32
-    else:
-        scale = check_scale(scale)
+    # Contiguous copies make every memory layout (views, transposes) give identical results.
+    q, k, v = (np.ascontiguousarray(a, dtype=work) for a in (q, k, v))
+    scale = _resolve_scale(scale, q.shape[-1])
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
@@ -284,3 +296,152 @@ def self_attention(
     return scaled_dot_product_attention(  # type: ignore[call-overload]
         x, x, x, scale=1.0, return_weights=return_weights
     )
+
+
+def scaled_dot_product_attention_backward(
+    grad_context: npt.ArrayLike,
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    *,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of a loss through :func:`scaled_dot_product_attention`.
+
+    The forward pass computes :math:`S = s\,QK^\top + M`, :math:`W = \operatorname{softmax}(S)`
+    and :math:`C = WV`. Given :math:`G = \partial L / \partial C`, the chain rule run backwards
+    gives
+
+    .. math:: \frac{\partial L}{\partial V} = W^\top G, \qquad
+              \frac{\partial L}{\partial W} = G V^\top, \qquad
+              \frac{\partial L}{\partial S} = W \odot \Bigl(\frac{\partial L}{\partial W}
+              - \operatorname{rowsum}\Bigl(\frac{\partial L}{\partial W} \odot W\Bigr)\Bigr),
+
+    .. math:: \frac{\partial L}{\partial Q} = s\,\frac{\partial L}{\partial S}\,K, \qquad
+              \frac{\partial L}{\partial K} = s\,\Bigl(\frac{\partial L}{\partial S}
+              \Bigr)^{\!\top} Q.
+
+    The mask needs no argument of its own: it is already in ``weights``. A blocked key has
+    weight 0, so its score gets gradient 0; a float mask is added to the scores, which passes
+    the gradient through unchanged; a query that may attend to no key has a row of zero weights
+    and gets a zero gradient, never NaN. With a single key (``S = 1``) every weight is exactly 1,
+    and the gradients of the queries and keys are exactly zero.
+
+    Parameters
+    ----------
+    grad_context : array_like, shape (..., L, d_v)
+        Gradient of the loss with respect to the output of the forward call.
+    query : array_like, shape (..., L, d_k)
+    key : array_like, shape (..., S, d_k)
+    value : array_like, shape (..., S, d_v)
+        The inputs of the forward call.
+    weights : array_like, shape (..., L, S)
+        The attention weights the forward call returned (``return_weights=True``).
+    scale : float, optional
+        The scale of the forward call; defaults to :math:`1/\sqrt{d_k}` as there.
+
+    Returns
+    -------
+    grad_query : ndarray, shape of ``query``
+    grad_key : ndarray, shape of ``key``
+    grad_value : ndarray, shape of ``value``
+        Where the leading (batch, head) dimensions of an input were broadcast in the forward
+        pass, its gradient is summed over them, so that every gradient has the shape of its
+        input. All three have the dtype of the inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``grad_context`` or ``weights`` does not have the shape of the forward call's output,
+        on non-finite values, or anything :func:`scaled_dot_product_attention` would refuse.
+    TypeError
+        On mixed dtypes.
+
+    See Also
+    --------
+    scaled_dot_product_attention : the forward pass.
+    simple_attention.softmax_backward : the softmax step of the backward pass.
+    simple_attention.gradcheck.gradcheck : checks these gradients against finite differences.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import (
+    ...     scaled_dot_product_attention, scaled_dot_product_attention_backward)
+    >>> query = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> key = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> value = np.array([[1.0], [2.0], [3.0]])
+    >>> context, weights = scaled_dot_product_attention(query, key, value, return_weights=True)
+    >>> grad_query, grad_key, grad_value = scaled_dot_product_attention_backward(
+    ...     np.ones_like(context), query, key, value, weights)
+    >>> grad_value  # how much weight each value received in total
+    array([[0.59888791],
+           [0.59888791],
+           [0.80222419]])
+    >>> grad_query.round(4)
+    array([[0.    , 0.2836],
+           [0.0577, 0.1683]])
+
+    With a single key there is nothing to choose between, so the queries and keys get no
+    gradient at all:
+
+    >>> _, w = scaled_dot_product_attention(query, key[:1], value[:1], return_weights=True)
+    >>> scaled_dot_product_attention_backward(
+    ...     np.ones((2, 1)), query, key[:1], value[:1], w)[:2]
+    (array([[0., 0.],
+           [0., 0.]]), array([[0., 0.]]))
+    """
+    q, k, v = check_qkv(query, key, value)
+    out_dtype = q.dtype
+    g = as_float_array(grad_context, "grad_context")
+    w = as_float_array(weights, "weights")
+    check_same_dtype(query=q, grad_context=g, weights=w)
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    if w.ndim < 2 or w.shape[-2:] != (n_queries, n_keys):
+        raise ValueError(
+            f"weights has shape {w.shape} but must be (..., {n_queries}, {n_keys}): "
+            "one row per query, one column per key"
+        )
+    # A mask can add leading dimensions of its own, so the weights join the broadcast.
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], w.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"weights of shape {w.shape} do not broadcast against query {q.shape}, "
+            f"key {k.shape} and value {v.shape}"
+        ) from None
+    context_shape = (*batch, n_queries, v.shape[-1])
+    if g.shape != context_shape:
+        raise ValueError(
+            f"grad_context has shape {g.shape} but the context has shape {context_shape}"
+        )
+    scale = _resolve_scale(scale, q.shape[-1])
+    work = working_dtype(out_dtype)
+    q, k, v, g, w = (a.astype(work, copy=False) for a in (q, k, v, g, w))
+
+    w = np.broadcast_to(w, (*batch, n_queries, n_keys))
+    grad_value = np.swapaxes(w, -1, -2) @ g
+    grad_weights = g @ np.swapaxes(v, -1, -2)
+    grad_scores = softmax_backward(w, grad_weights)
+    grad_query = (grad_scores @ k) * scale
+    grad_key = (np.swapaxes(grad_scores, -1, -2) @ q) * scale
+    return (
+        _sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
+        _sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
+        _sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
+    )
+
+
+def _sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting: sum ``grad`` over the dimensions that ``shape`` was stretched along.
+
+    An input used for many (batch, head) slices receives the sum of their gradients.
+    """
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad

@@ -4,22 +4,105 @@ The inputs are no longer compared with each other directly. Three matrices proje
 into a *query* (what this token is looking for), a *key* (what it offers to be found by) and a
 *value* (what it hands on when chosen). Those matrices are the layer's parameters; training
 adjusts them.
+
+Every trainable piece of the library shares the small interface of :class:`Layer`: call it to
+run it forward, call :meth:`Layer.backward` with the gradient of a loss with respect to its
+output to get the gradient with respect to its input, and find the gradients of its parameters
+in ``grads``, under the same names as the parameters in ``params``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ._validation import as_float_array, as_rng, check_positive_int, working_dtype
-from .attention import scaled_dot_product_attention
+from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
 
-__all__ = ["SelfAttention"]
+__all__ = ["Layer", "SelfAttention"]
 
 
-class SelfAttention:
+class Layer:
+    """The interface every trainable piece shares: forward, backward, parameters, gradients.
+
+    A subclass runs forward in ``__call__`` and keeps there what its backward pass needs;
+    :meth:`backward` then turns the gradient of a loss with respect to the output into the
+    gradient with respect to the input, and stores the gradient of every parameter in
+    :attr:`grads`. Leading (batch) dimensions of the input are summed into the parameter
+    gradients, because the same parameters serve every sequence in the batch.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        The trainable parameters by name: the arrays themselves, so that an optimizer can update
+        them in place.
+    grads : dict of str to ndarray
+        The gradient of the loss with respect to each parameter, same names and shapes as
+        :attr:`params`; filled by :meth:`backward`, empty before.
+
+    See Also
+    --------
+    simple_attention.gradcheck.gradcheck_layer : compares ``backward`` with finite differences.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import SelfAttention
+    >>> layer = SelfAttention(d_in=3, d_out=2, rng=0)
+    >>> layer.backward(np.ones((4, 2)))
+    Traceback (most recent call last):
+        ...
+    RuntimeError: call the SelfAttention layer on an input before its backward pass
+    >>> context = layer(np.ones((4, 3)))
+    >>> grad_x = layer.backward(np.ones_like(context))
+    >>> grad_x.shape
+    (4, 3)
+    >>> {name: g.shape for name, g in layer.grads.items()}
+    {'W_query': (3, 2), 'W_key': (3, 2), 'W_value': (3, 2)}
+    """
+
+    def __init__(self) -> None:
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The trainable parameters by name (the arrays themselves, not copies)."""
+        return {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Run the layer forward and keep what :meth:`backward` needs."""
+        raise NotImplementedError
+
+    def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
+        """Return dL/dx for ``grad_out`` = dL/d(output) and fill :attr:`grads`."""
+        raise NotImplementedError
+
+    def _saved(self) -> dict[str, Any]:
+        """What the last forward call kept for the backward pass."""
+        if self._cache is None:
+            raise RuntimeError(
+                f"call the {type(self).__name__} layer on an input before its backward pass"
+            )
+        return self._cache
+
+    def _grad_out(self, grad_out: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
+        """Validate the upstream gradient against the shape of the last output."""
+        g = as_float_array(grad_out, "grad_out")
+        if g.shape != shape:
+            raise ValueError(f"grad_out has shape {g.shape} but the last output had shape {shape}")
+        return g
+
+
+def _sum_outer(x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``x^T @ grad`` summed over every leading (batch) dimension: the gradient of ``x @ W``."""
+    return x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+
+
+class SelfAttention(Layer):
     r"""Single-head self-attention with trainable query, key and value projections.
 
     For inputs :math:`X` of shape ``(..., n, d_in)``:
@@ -45,6 +128,8 @@ class SelfAttention:
         The projections, applied as ``x @ W``.
     weights : ndarray, shape (..., n, n) or None
         The attention weights of the last call, for plotting; ``None`` before the first call.
+    grads : dict of str to ndarray
+        Gradients of ``W_query``, ``W_key`` and ``W_value`` from the last :meth:`backward`.
 
     See Also
     --------
@@ -73,11 +158,18 @@ class SelfAttention:
     array([[1.   , 0.   , 0.   ],
            [0.498, 0.502, 0.   ],
            [0.326, 0.353, 0.322]])
+
+    Backward from an upstream gradient gives the gradient for ``x`` and fills ``grads``:
+
+    >>> grad_x = layer.backward(np.ones((3, 2)))
+    >>> grad_x.shape, layer.grads["W_value"].shape
+    ((3, 3), (3, 2))
     """
 
     def __init__(
         self, d_in: int, d_out: int, *, rng: int | np.random.Generator | None = None
     ) -> None:
+        super().__init__()
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
         generator = as_rng(rng)
@@ -124,4 +216,61 @@ class SelfAttention:
             query, key, value, mask=mask, is_causal=is_causal, return_weights=True
         )
         self.weights = weights
+        self._cache = {
+            "x": xw,
+            "query": query,
+            "key": key,
+            "value": value,
+            "weights": weights,
+            "dtype": x_arr.dtype,
+            "context_shape": context.shape,
+        }
         return context.astype(x_arr.dtype, copy=False)
+
+    def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
+        r"""Gradients of a loss through the last call, given ``grad_out`` = dL/d(context).
+
+        With :math:`Q = XW_q`, :math:`K = XW_k`, :math:`V = XW_v` and the gradients
+        :math:`dQ, dK, dV` from :func:`scaled_dot_product_attention_backward`:
+
+        .. math:: \frac{\partial L}{\partial W_q} = X^\top dQ,\quad
+                  \frac{\partial L}{\partial W_k} = X^\top dK,\quad
+                  \frac{\partial L}{\partial W_v} = X^\top dV,\qquad
+                  \frac{\partial L}{\partial X} = dQ\,W_q^\top + dK\,W_k^\top
+                  + dV\,W_v^\top,
+
+        the products :math:`X^\top dQ` summing over every sequence of a batch.
+
+        Parameters
+        ----------
+        grad_out : array_like, shape of the last output (..., n, d_out)
+
+        Returns
+        -------
+        ndarray, shape of the last input (..., n, d_in)
+            dL/dx, in the dtype of the last input. :attr:`grads` then holds the gradients of the
+            three projections, in the dtype of the parameters.
+
+        Raises
+        ------
+        RuntimeError
+            If the layer has not been called yet.
+        ValueError
+            If ``grad_out`` does not have the shape of the last output.
+        """
+        saved = self._saved()
+        x = saved["x"]
+        g = self._grad_out(grad_out, saved["context_shape"]).astype(x.dtype, copy=False)
+        grad_query, grad_key, grad_value = scaled_dot_product_attention_backward(
+            g, saved["query"], saved["key"], saved["value"], saved["weights"]
+        )
+        grad_x = np.zeros_like(x)
+        for name, grad in (
+            ("W_query", grad_query),
+            ("W_key", grad_key),
+            ("W_value", grad_value),
+        ):
+            W = self.params[name]
+            self.grads[name] = _sum_outer(x, grad).astype(W.dtype, copy=False)
+            grad_x += grad @ W.T.astype(x.dtype, copy=False)
+        return grad_x.astype(saved["dtype"], copy=False)
