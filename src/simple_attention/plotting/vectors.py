@@ -72,7 +72,8 @@ def plot_tokens(
         raise ValueError(f"ids must be 1-D, got shape {arr.shape}")
     n = arr.shape[0]
     words = None if labels is None else as_labels(labels, n, "labels")
-    ax = new_axes(ax, width=max(3.0, 0.9 * n + 0.6), height=1.8)
+    title_width = 0.1 * len(title or "")  # inches, roughly, at the default font size
+    ax = new_axes(ax, width=max(3.0, 0.9 * n + 0.6, title_width), height=1.8)
     for i, token_id in enumerate(arr.tolist()):
         ax.add_patch(
             Rectangle((i + 0.05, 0.0), 0.9, 1.0, facecolor="#e8eef7", edgecolor="#34495e")
