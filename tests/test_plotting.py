@@ -122,8 +122,13 @@ def test_matrix_colour_scale_is_centred_on_zero() -> None:
     assert ax.images[0].get_clim() == (-2.0, 2.0)
     assert ax.figure.axes[1].get_ylabel() == "entry"
     assert ax.get_title() == "W"
+    positive = plot_matrix(np.array([[0.5, 2.0], [1.0, 0.0]]))
+    assert positive.images[0].get_clim() == (0.0, 2.0)
+    assert positive.images[0].get_cmap().name == "Reds"
     zero = plot_matrix(np.zeros((2, 2)))
-    assert zero.images[0].get_clim() == (-1.0, 1.0)
+    assert zero.images[0].get_clim() == (0.0, 1.0)
+    nan_only = plot_matrix(np.full((2, 2), np.nan))
+    assert nan_only.images[0].get_clim() == (-1.0, 1.0)
 
 
 def test_embeddings_rows_are_tokens_columns_features() -> None:

@@ -149,8 +149,9 @@ def plot_matrix(
     """Draw any real matrix as a heatmap, with a colour scale centred on zero.
 
     Blue cells are negative, red cells positive, white is zero; the scale is symmetric, so
-    equal colours mean equal magnitudes. Use it for projection matrices such as
-    ``W_query`` or for queries and keys.
+    equal colours mean equal magnitudes. A matrix without negative entries uses the red half
+    only, from 0 to its maximum. Use it for projection matrices such as ``W_query`` or for
+    queries and keys.
 
     Parameters
     ----------
@@ -183,6 +184,8 @@ def plot_matrix(
     >>> low, high = ax.images[0].get_clim()
     >>> bool(low == -high)  # centred on zero
     True
+    >>> plot_matrix([[0.5, 2.0], [1.0, 0.0]]).images[0].get_clim()  # no negative entries
+    (0.0, 2.0)
     """
     m = as_plot_array(matrix, "matrix", ndim=2)
     n_rows, n_cols = m.shape
@@ -192,13 +195,16 @@ def plot_matrix(
     finite = m[np.isfinite(m)]
     limit = float(np.abs(finite).max()) if finite.size else 1.0
     limit = limit if limit > 0 else 1.0
+    # Without negative entries the blue half of the diverging map would stay unused: keep its
+    # red half only, so that white is still zero and red still means large.
+    non_negative = bool(finite.size) and finite.min() >= 0
     _heatmap(
         ax,
         m,
         rows,
         cols,
-        cmap="RdBu_r",
-        norm=Normalize(vmin=-limit, vmax=limit),
+        cmap="Reds" if non_negative else "RdBu_r",
+        norm=Normalize(vmin=0.0 if non_negative else -limit, vmax=limit),
         annotate=annotate,
         colorbar_label=colorbar_label,
     )
@@ -217,8 +223,8 @@ def plot_embeddings(
 ) -> Axes:
     """Draw embedding vectors as a heatmap: one row per token, one column per feature.
 
-    Two rows with the same colours are the same vector. The colour scale is centred on zero
-    (see :func:`plot_matrix`).
+    Two rows with the same colours are the same vector. White is zero, red positive and blue
+    negative (see :func:`plot_matrix`).
 
     Parameters
     ----------
