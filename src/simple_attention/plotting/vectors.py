@@ -197,6 +197,6 @@ def plot_query_attention(
     ax_weights.set_xlabel("key")
     _arrow(ax_step2, "weighted sum\nof the inputs")
     _bars(ax_context, z, [str(i) for i in range(z.shape[0])], CONTEXT_COLOUR, None)
-    ax_context.set_title(r"3. context $z = \sum_j \alpha_j x^{(j)}$")
+    ax_context.set_title(r"3. context $z = \Sigma_j\, \alpha_j x^{(j)}$")
     ax_context.set_xlabel("feature")
     return fig
