@@ -127,6 +127,10 @@ def test_matrix_colour_scale_is_centred_on_zero() -> None:
     assert positive.images[0].get_cmap().name == "Reds"
     zero = plot_matrix(np.zeros((2, 2)))
     assert zero.images[0].get_clim() == (0.0, 1.0)
+    shared = plot_matrix(m, vmax=4.0)
+    assert shared.images[0].get_clim() == (-4.0, 4.0)
+    with pytest.raises(ValueError, match="vmax must be positive"):
+        plot_matrix(m, vmax=0.0)
     nan_only = plot_matrix(np.full((2, 2), np.nan))
     assert nan_only.images[0].get_clim() == (-1.0, 1.0)
 

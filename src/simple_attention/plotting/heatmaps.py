@@ -145,6 +145,7 @@ def plot_matrix(
     annotate: bool = True,
     title: str | None = None,
     colorbar_label: str = "value",
+    vmax: float | None = None,
 ) -> Axes:
     """Draw any real matrix as a heatmap, with a colour scale centred on zero.
 
@@ -167,6 +168,9 @@ def plot_matrix(
         The axes title.
     colorbar_label : str, default "value"
         The label of the colorbar.
+    vmax : float, optional
+        The magnitude at the ends of the colour scale; default the largest ``abs`` value of
+        the matrix. Give several heatmaps the same ``vmax`` to compare their colours.
 
     Returns
     -------
@@ -193,8 +197,13 @@ def plot_matrix(
     cols = as_labels(col_labels, n_cols, "col_labels")
     ax = new_axes(ax, width=1.6 + 0.6 * n_cols, height=1.0 + 0.5 * n_rows)
     finite = m[np.isfinite(m)]
-    limit = float(np.abs(finite).max()) if finite.size else 1.0
-    limit = limit if limit > 0 else 1.0
+    if vmax is not None:
+        if not vmax > 0:
+            raise ValueError(f"vmax must be positive, got {vmax}")
+        limit = float(vmax)
+    else:
+        limit = float(np.abs(finite).max()) if finite.size else 1.0
+        limit = limit if limit > 0 else 1.0
     # Without negative entries the blue half of the diverging map would stay unused: keep its
     # red half only, so that white is still zero and red still means large.
     non_negative = bool(finite.size) and finite.min() >= 0
@@ -220,6 +229,7 @@ def plot_embeddings(
     ax: Axes | None = None,
     annotate: bool = True,
     title: str | None = "Embedding vectors",
+    vmax: float | None = None,
 ) -> Axes:
     """Draw embedding vectors as a heatmap: one row per token, one column per feature.
 
@@ -238,6 +248,8 @@ def plot_embeddings(
         Write the values in the cells, when there are at most 12 tokens and features.
     title : str or None, default "Embedding vectors"
         The axes title.
+    vmax : float, optional
+        The magnitude at the ends of the colour scale (see :func:`plot_matrix`).
 
     Returns
     -------
@@ -256,7 +268,7 @@ def plot_embeddings(
     'feature'
     """
     arr = as_plot_array(x, "x", ndim=2)
-    ax = plot_matrix(arr, labels, ax=ax, annotate=annotate, title=title)
+    ax = plot_matrix(arr, labels, ax=ax, annotate=annotate, title=title, vmax=vmax)
     ax.set_xlabel("feature")
     ax.set_ylabel("token")
     return ax
