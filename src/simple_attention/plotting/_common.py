@@ -45,4 +45,4 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
 
 def rotate_if_long(labels: list[str]) -> float:
     """An angle for x tick labels: upright for short tokens, slanted for words."""
-    return 45.0 if max((len(label) for label in labels), default=0) > 3 else 0.0
+    return 45.0 if max((len(label) for label in labels), default=0) > 6 else 0.0
