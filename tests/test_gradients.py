@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 
 from simple_attention import (
+    Embedding,
+    Linear,
+    PositionalEmbedding,
     SelfAttention,
+    TinyAttentionModel,
     causal_mask,
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
     softmax,
     softmax_backward,
+    softmax_cross_entropy,
 )
 from simple_attention.gradcheck import (
     gradcheck,
@@ -388,3 +393,70 @@ def test_self_attention_forward_unchanged_by_backward(rng):
     before = layer(x).copy()
     layer.backward(np.ones((5, 3)))
     np.testing.assert_array_equal(layer(x), before)
+
+
+# --- the pieces around attention ------------------------------------------------------------
+
+
+def test_linear_gradient(rng):
+    head = Linear(4, 6, rng=rng)
+    head.b[:] = rng.standard_normal(6)
+    errors = gradcheck_layer(head, rng.standard_normal((2, 3, 4)), rng=rng)
+    assert set(errors) == {"x", "W", "b"}
+    assert max(errors.values()) < MAX_ERROR, errors
+
+
+def test_positional_embedding_gradient(rng):
+    positions = PositionalEmbedding(max_len=7, dim=3, rng=rng)
+    errors = gradcheck_layer(positions, rng.standard_normal((2, 5, 3)), rng=rng)
+    assert set(errors) == {"x", "weight"}
+    assert max(errors.values()) < MAX_ERROR, errors
+    assert (positions.grads["weight"][5:] == 0).all()
+
+
+def test_embedding_gradient_with_repeated_ids(rng):
+    embed = Embedding(6, 3, rng=rng)
+    ids = np.array([[1, 4, 1, 1], [0, 4, 5, 1]])
+    errors = gradcheck_layer(embed, ids, rng=rng)
+    assert set(errors) == {"weight"}
+    assert errors["weight"] < MAX_ERROR
+    embed(ids)
+    g = rng.standard_normal((2, 4, 3))
+    assert embed.backward(g) is None
+    np.testing.assert_allclose(embed.grads["weight"][1], g[ids == 1].sum(axis=0), atol=1e-12)
+    assert (embed.grads["weight"][[2, 3]] == 0).all()
+
+
+def test_embedding_backward_before_forward_raises():
+    with pytest.raises(RuntimeError, match="before its backward pass"):
+        Embedding(4, 2, rng=0).backward(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_cross_entropy_gradient(rng, with_mask):
+    targets = np.array([[0, 3, 2], [1, 1, 4]])
+    mask = np.array([[True, True, False], [True, False, True]]) if with_mask else None
+
+    def forward(z):
+        return softmax_cross_entropy(z, targets, mask=mask)[0]
+
+    def backward(g, z):
+        return [g * softmax_cross_entropy(z, targets, mask=mask)[1]]
+
+    logits = rng.standard_normal((2, 3, 5))
+    assert gradcheck(forward, backward, [logits], rng=rng) < MAX_ERROR
+
+
+def test_model_gradient(rng):
+    model = TinyAttentionModel(vocab_size=5, max_len=4, d_model=3, rng=rng)
+    model.head.b[:] = rng.standard_normal(5)
+    ids = np.array([[0, 1, 4, 1], [2, 3, 3, 0]])
+    errors = gradcheck_layer(model, ids, rng=rng)
+    assert set(errors) == set(model.params)
+    assert max(errors.values()) < MAX_ERROR, errors
+
+
+def test_model_gradient_causal(rng):
+    model = TinyAttentionModel(vocab_size=5, max_len=4, d_model=3, rng=rng)
+    errors = gradcheck_layer(model, np.array([[0, 1, 4], [2, 3, 3]]), rng=rng, is_causal=True)
+    assert max(errors.values()) < MAX_ERROR, errors

@@ -9,7 +9,13 @@ The public names follow the pipeline of the tutorial:
    :func:`context_vector_loop`, :func:`self_attention_loop`;
 5. attention for all queries with matrices: :func:`self_attention`,
    :func:`scaled_dot_product_attention`, :func:`causal_mask`;
-6. trainable weights: :class:`SelfAttention`.
+6. trainable weights: :class:`SelfAttention`;
+7. gradients and training: :func:`scaled_dot_product_attention_backward`, the
+   :class:`~simple_attention.layers.Layer` interface (``params``, ``backward``, ``grads``),
+   :func:`~simple_attention.gradcheck.gradcheck`, :class:`PositionalEmbedding`,
+   :func:`sinusoidal_positions`, :class:`Linear`, :func:`softmax_cross_entropy`, :class:`SGD`,
+   :class:`Adam`, the reversal task (:func:`reverse_task`, :func:`reverse_pattern`),
+   :class:`TinyAttentionModel`, :func:`train`, :func:`accuracy`, :func:`attention_match`.
 """
 
 from .attention import (
@@ -18,31 +24,52 @@ from .attention import (
     self_attention,
 )
 from .embeddings import Embedding, naive_embeddings
+from .heads import Linear
 from .layers import SelfAttention
 from .loops import attention_scores_loop, context_vector_loop, self_attention_loop
+from .losses import softmax_cross_entropy
 from .masks import causal_mask
+from .model import TinyAttentionModel
+from .optim import SGD, Adam
+from .positional import PositionalEmbedding, sinusoidal_positions
 from .softmax import naive_softmax, softmax, softmax_backward
+from .tasks import ReverseTask, reverse_pattern, reverse_task
 from .tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
+from .training import TrainingHistory, accuracy, attention_match, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PAD",
+    "SGD",
     "UNK",
+    "Adam",
     "Embedding",
+    "Linear",
+    "PositionalEmbedding",
+    "ReverseTask",
     "SelfAttention",
+    "TinyAttentionModel",
+    "TrainingHistory",
     "Vocabulary",
+    "accuracy",
+    "attention_match",
     "attention_scores_loop",
     "causal_mask",
     "context_vector_loop",
     "naive_embeddings",
     "naive_softmax",
+    "reverse_pattern",
+    "reverse_task",
     "sample_tokens",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "self_attention",
     "self_attention_loop",
+    "sinusoidal_positions",
     "softmax",
     "softmax_backward",
+    "softmax_cross_entropy",
     "tokenize",
+    "train",
 ]

@@ -2,7 +2,8 @@
 
 The seed notebook used :func:`naive_embeddings`, one random vector per position. A real model
 looks vectors up in a table instead (:class:`Embedding`), so that the same token always gets the
-same vector wherever it appears.
+same vector wherever it appears. The table is trained like any other parameter: the gradient
+of a row is the sum of the gradients of every position where its token appeared.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._validation import as_rng, check_positive_int
+from .layers import Layer
 
 __all__ = ["Embedding", "naive_embeddings"]
 
@@ -54,7 +56,7 @@ def naive_embeddings(
     return as_rng(rng).random((n_tokens, dim))
 
 
-class Embedding:
+class Embedding(Layer):
     """A lookup table of learnable vectors, one row per token id.
 
     Parameters
@@ -70,6 +72,9 @@ class Embedding:
     ----------
     weight : ndarray, shape (vocab_size, dim)
         The table. Row ``i`` is the vector of token id ``i``.
+    params, grads : dict of str to ndarray
+        ``{"weight": weight}`` and its gradient after :meth:`backward` (see
+        :class:`~simple_attention.layers.Layer`).
 
     Examples
     --------
@@ -84,17 +89,33 @@ class Embedding:
     (5, 3)
     >>> bool((x[0] == x[3]).all())  # the same token always gets the same vector
     True
+
+    Backward, each row's gradient collects the gradients of every position of its token:
+
+    >>> import numpy as np
+    >>> embed.backward(np.ones((5, 3)))
+    >>> embed.grads["weight"][[1, 6, 7, 0]]
+    array([[1., 1., 1.],
+           [2., 2., 2.],
+           [2., 2., 2.],
+           [0., 0., 0.]])
     """
 
     def __init__(
         self, vocab_size: int, dim: int, *, rng: int | np.random.Generator | None = None
     ) -> None:
+        super().__init__()
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.dim = check_positive_int(dim, "dim")
         self.weight = as_rng(rng).standard_normal((self.vocab_size, self.dim))
 
     def __repr__(self) -> str:
         return f"Embedding(vocab_size={self.vocab_size}, dim={self.dim})"
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The trainable parameters by name: ``{"weight": weight}`` (the array itself)."""
+        return {"weight": self.weight}
 
     def __call__(self, ids: npt.ArrayLike) -> np.ndarray:
         """Look up the vectors of ``ids`` (any shape); returns shape ``ids.shape + (dim,)``."""
@@ -108,4 +129,26 @@ class Embedding:
                 f"ids must lie in [0, {self.vocab_size}), got values from {arr.min()} "
                 f"to {arr.max()}"
             )
+        self._cache = {"ids": arr, "out_shape": (*arr.shape, self.dim)}
         return self.weight[arr]
+
+    def backward(self, grad_out: npt.ArrayLike) -> None:
+        """Fill ``grads["weight"]`` from ``grad_out`` = dL/d(vectors) of the last call.
+
+        Row ``i`` of the gradient is the sum of ``grad_out`` over every position that held token
+        ``i`` (``np.add.at`` adds repeated ids up, where plain fancy-index assignment would keep
+        only one of them); rows of tokens that did not appear are zero. Token ids are not
+        differentiable, so nothing is returned.
+
+        Raises
+        ------
+        RuntimeError
+            If the layer has not been called yet.
+        ValueError
+            If ``grad_out`` does not have the shape ``ids.shape + (dim,)`` of the last output.
+        """
+        saved = self._saved()
+        g = self._grad_out(grad_out, saved["out_shape"])
+        grad_weight = np.zeros_like(self.weight)
+        np.add.at(grad_weight, saved["ids"], g.astype(self.weight.dtype, copy=False))
+        self.grads["weight"] = grad_weight

@@ -77,8 +77,11 @@ class Layer:
         """Run the layer forward and keep what :meth:`backward` needs."""
         raise NotImplementedError
 
-    def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
-        """Return dL/dx for ``grad_out`` = dL/d(output) and fill :attr:`grads`."""
+    def backward(self, grad_out: npt.ArrayLike) -> np.ndarray | None:
+        """Return dL/dx for ``grad_out`` = dL/d(output) and fill :attr:`grads`.
+
+        Layers whose input is not differentiable (token ids) return ``None``.
+        """
         raise NotImplementedError
 
     def _saved(self) -> dict[str, Any]:

@@ -1,0 +1,209 @@
+"""The reversal task, the loss, the tiny model and the training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simple_attention import (
+    TinyAttentionModel,
+    accuracy,
+    attention_match,
+    reverse_pattern,
+    reverse_task,
+    sinusoidal_positions,
+    softmax_cross_entropy,
+    train,
+)
+
+# --- the task -------------------------------------------------------------------------------
+
+
+def test_reverse_task_targets_are_reversed_inputs():
+    task = reverse_task(50, 10, length=6, vocab_size=9, rng=0)
+    np.testing.assert_array_equal(task.train_targets, task.train_inputs[:, ::-1])
+    np.testing.assert_array_equal(task.test_targets, task.test_inputs[:, ::-1])
+    assert task.train_inputs.min() >= 0
+    assert task.train_inputs.max() < 9
+
+
+def test_reverse_task_held_out_sequences_are_unseen_and_distinct():
+    # 3**4 = 81 sequences: 60 + 21 of them forces the de-duplication to work.
+    task = reverse_task(60, 21, length=4, vocab_size=3, rng=1)
+    everything = np.concatenate([task.train_inputs, task.test_inputs])
+    assert len(np.unique(everything, axis=0)) == 81
+
+
+def test_reverse_task_is_reproducible():
+    a = reverse_task(20, 5, rng=7)
+    b = reverse_task(20, 5, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a.train_inputs, b.train_inputs)
+    np.testing.assert_array_equal(a.test_inputs, b.test_inputs)
+
+
+def test_reverse_task_refuses_more_sequences_than_exist():
+    with pytest.raises(ValueError, match="distinct sequences"):
+        reverse_task(10, 0, length=2, vocab_size=3)
+
+
+def test_reverse_pattern_is_the_anti_diagonal():
+    pattern = reverse_pattern(5)
+    for i in range(5):
+        assert pattern[i, 4 - i] == 1
+    np.testing.assert_array_equal(pattern.sum(axis=1), np.ones(5))
+
+
+# --- loss and positions ---------------------------------------------------------------------
+
+
+def test_cross_entropy_of_uniform_logits_is_log_vocab():
+    loss, _ = softmax_cross_entropy(np.zeros((3, 7)), [0, 3, 6])
+    assert loss == pytest.approx(np.log(7), rel=1e-12)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    loss, grad = softmax_cross_entropy(np.array([[1e30, 0.0, -1e30]]), [1])
+    assert loss == pytest.approx(1e30)
+    assert np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, [[1.0, -1.0, 0.0]])
+
+
+def test_cross_entropy_gradient_rows_sum_to_zero(rng):
+    _, grad = softmax_cross_entropy(rng.standard_normal((4, 5, 6)), rng.integers(6, size=(4, 5)))
+    np.testing.assert_allclose(grad.sum(axis=-1), 0.0, atol=1e-15)
+
+
+def test_cross_entropy_fully_masked_is_zero_not_nan():
+    loss, grad = softmax_cross_entropy(np.ones((2, 3)), [0, 1], mask=[False, False])
+    assert loss == 0.0
+    assert (grad == 0).all()
+
+
+def test_cross_entropy_ignores_targets_of_masked_positions():
+    loss, _ = softmax_cross_entropy(np.zeros((2, 3)), [0, -1], mask=[True, False])
+    assert loss == pytest.approx(np.log(3))
+
+
+def test_cross_entropy_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        softmax_cross_entropy(np.zeros((2, 3)), [0, 3])
+    with pytest.raises(ValueError, match="shape"):
+        softmax_cross_entropy(np.zeros((2, 3)), [0, 1, 2])
+    with pytest.raises(TypeError, match="integer"):
+        softmax_cross_entropy(np.zeros((2, 3)), [0.0, 1.0])
+    with pytest.raises(TypeError, match="boolean"):
+        softmax_cross_entropy(np.zeros((2, 3)), [0, 1], mask=[1, 0])
+    with pytest.raises(ValueError, match="logits"):
+        softmax_cross_entropy(np.array([[np.nan, 0.0]]), [0])
+
+
+def test_cross_entropy_keeps_float32():
+    _, grad = softmax_cross_entropy(np.zeros((2, 3), dtype=np.float32), [0, 1])
+    assert grad.dtype == np.float32
+
+
+def test_sinusoidal_positions_are_distinct_and_bounded():
+    table = sinusoidal_positions(50, 8)
+    assert table.shape == (50, 8)
+    assert np.abs(table).max() <= 1
+    distances = np.linalg.norm(table[:, None] - table[None], axis=-1)
+    assert (distances[~np.eye(50, dtype=bool)] > 1e-3).all()
+
+
+def test_sinusoidal_positions_odd_dim():
+    table = sinusoidal_positions(3, 5)
+    np.testing.assert_allclose(table[:, 4], np.sin(np.arange(3) * 10000.0 ** (-4 / 5)))
+
+
+# --- model and training ---------------------------------------------------------------------
+
+
+def test_model_is_deterministic_for_a_seed():
+    ids = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(
+        TinyAttentionModel(5, 3, 4, rng=3)(ids), TinyAttentionModel(5, 3, 4, rng=3)(ids)
+    )
+
+
+def test_model_backward_before_forward_raises():
+    with pytest.raises(RuntimeError, match="before its backward pass"):
+        TinyAttentionModel(5, 3, 4, rng=0).backward(np.ones((1, 3, 5)))
+
+
+def test_model_rejects_too_long_sequences():
+    with pytest.raises(ValueError, match="max_len=3"):
+        TinyAttentionModel(5, 3, 4, rng=0)(np.zeros((1, 4), dtype=int))
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    """A small budget: a few dozen updates, far from converged."""
+    task = reverse_task(400, 100, length=6, vocab_size=8, rng=0)
+    model = TinyAttentionModel(8, 6, 16, rng=1)
+    model(task.test_inputs)
+    before = attention_match(model.weights, task.ideal_weights)
+    history = train(
+        model, task.train_inputs, task.train_targets, steps=40, rng=2, snapshot_steps=[0, 40]
+    )
+    return task, model, history, before
+
+
+def test_training_lowers_the_loss(short_run):
+    _, _, history, _ = short_run
+    assert np.mean(history.losses[-5:]) < 0.7 * np.mean(history.losses[:5])
+
+
+def test_training_moves_attention_toward_the_known_pattern(short_run):
+    task, model, history, before = short_run
+    model(task.test_inputs)
+    after = attention_match(model.weights, task.ideal_weights)
+    assert before < 0.3  # about 1/6 at random initialisation
+    assert after > before + 0.2
+    first, last = (attention_match(s, task.ideal_weights) for s in history.snapshots)
+    assert first == pytest.approx(before, abs=0.05)
+    assert last > first + 0.2
+
+
+def test_training_is_deterministic_for_a_given_rng():
+    task = reverse_task(100, 10, length=4, vocab_size=5, rng=0)
+    runs = []
+    for _ in range(2):
+        model = TinyAttentionModel(5, 4, 8, rng=1)
+        history = train(model, task.train_inputs, task.train_targets, steps=5, rng=2)
+        runs.append((history.losses, model.attention.W_query.copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_train_records_snapshots_at_the_requested_steps():
+    task = reverse_task(100, 10, length=4, vocab_size=5, rng=0)
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    history = train(
+        model, task.train_inputs, task.train_targets, steps=6, rng=2, snapshot_steps=[0, 3, 6, 99]
+    )
+    assert history.snapshot_steps == [0, 3, 6]
+    for snapshot in history.snapshots:
+        assert snapshot.shape == (4, 4)
+        np.testing.assert_allclose(snapshot.sum(axis=-1), 1.0)
+
+
+def test_train_rejects_mismatched_data():
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    with pytest.raises(ValueError, match="same shape"):
+        train(model, np.zeros((3, 4), dtype=int), np.zeros((3, 3), dtype=int))
+
+
+def test_accuracy_of_a_perfect_and_a_useless_model():
+    model = TinyAttentionModel(4, 3, 8, rng=0)
+    ids = np.array([[0, 1, 2], [3, 2, 1]])
+    predicted = model(ids).argmax(axis=-1)
+    assert accuracy(model, ids, predicted) == 1.0
+    assert accuracy(model, ids, (predicted + 1) % 4) == 0.0
+
+
+def test_attention_match_bounds_and_shape_check():
+    ideal = reverse_pattern(3)
+    assert attention_match(np.stack([ideal, ideal]), ideal) == 1.0
+    assert attention_match(np.eye(3)[[0, 0, 0]], ideal) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="ideal pattern"):
+        attention_match(np.eye(4), ideal)
