@@ -217,7 +217,7 @@ def test_softmax_comparison_marks_the_first_nan() -> None:
     stable = softmax(scores).max(axis=1)
     ax = plot_softmax_comparison(offsets, {"naive float32": naive32, "stable": stable})
     labels = [line.get_label() for line in ax.lines]
-    assert labels == ["naive float32", "stable", "naive float32: NaN from c = 100"]
+    assert labels == ["naive float32", "stable", "naive float32: NaN from 100 on"]
     assert ax.lines[2].get_xdata()[0] == 100.0
     assert ax.get_ylim() == (-0.03, 1.05)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == labels

@@ -62,7 +62,7 @@ def plot_softmax_comparison(
     >>> stable = softmax(scores).max(axis=1)
     >>> ax = plot_softmax_comparison(offsets, {"naive": naive, "stable": stable})
     >>> [line.get_label() for line in ax.lines]
-    ['naive', 'stable', 'naive: NaN from c = 750']
+    ['naive', 'stable', 'naive: NaN from 750 on']
     """
     x = as_plot_array(offsets, "offsets", ndim=1)
     ax = new_axes(ax, width=7.0, height=4.0)
@@ -73,7 +73,7 @@ def plot_softmax_comparison(
             raise ValueError(f"curves[{label!r}] has shape {y.shape} but offsets has {x.shape}")
         # Curves often coincide where all is well: draw each one thinner than the last, so
         # that every curve stays visible on top of the ones before it.
-        width = 2.0 + 2.0 * (len(curves) - 1 - k)
+        width = 1.5 + 1.25 * (len(curves) - 1 - k)
         lines.append((ax.plot(x, y, lw=width, alpha=0.85, label=label)[0], y))
     for line, y in lines:
         nan_at = np.flatnonzero(np.isnan(y))
@@ -84,7 +84,7 @@ def plot_softmax_comparison(
                 color=line.get_color(),
                 ls=":",
                 lw=1.5,
-                label=f"{line.get_label()}: NaN from c = {first:.4g}",
+                label=f"{line.get_label()}: NaN from {first:.4g} on",
             )
     finite = np.concatenate([y[np.isfinite(y)] for _, y in lines] or [np.empty(0)])
     if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
