@@ -15,7 +15,11 @@ The public names follow the pipeline of the tutorial:
    :func:`~simple_attention.gradcheck.gradcheck`, :class:`PositionalEmbedding`,
    :func:`sinusoidal_positions`, :class:`Linear`, :func:`softmax_cross_entropy`, :class:`SGD`,
    :class:`Adam`, the reversal task (:func:`reverse_task`, :func:`reverse_pattern`),
-   :class:`TinyAttentionModel`, :func:`train`, :func:`accuracy`, :func:`attention_match`.
+   :class:`TinyAttentionModel`, :func:`train`, :func:`accuracy`, :func:`attention_match`;
+8. masks, padding and dropout: :func:`pad_batch`, :func:`key_padding_mask`,
+   :meth:`Vocabulary.encode_batch`, :class:`Dropout`;
+9. multi-head attention and decoding: :class:`MultiHeadAttention`, :class:`KVCache`,
+   :func:`causal_mask_bottom_right`.
 """
 
 from .attention import (
@@ -23,14 +27,18 @@ from .attention import (
     scaled_dot_product_attention_backward,
     self_attention,
 )
+from .dropout import Dropout
 from .embeddings import Embedding, naive_embeddings
 from .heads import Linear
+from .kv_cache import KVCache, causal_mask_bottom_right
 from .layers import SelfAttention
 from .loops import attention_scores_loop, context_vector_loop, self_attention_loop
 from .losses import softmax_cross_entropy
 from .masks import causal_mask
 from .model import TinyAttentionModel
+from .multihead import MultiHeadAttention
 from .optim import SGD, Adam
+from .padding import key_padding_mask, pad_batch
 from .positional import PositionalEmbedding, sinusoidal_positions
 from .softmax import naive_softmax, softmax, softmax_backward
 from .tasks import ReverseTask, reverse_pattern, reverse_task
@@ -44,8 +52,11 @@ __all__ = [
     "SGD",
     "UNK",
     "Adam",
+    "Dropout",
     "Embedding",
+    "KVCache",
     "Linear",
+    "MultiHeadAttention",
     "PositionalEmbedding",
     "ReverseTask",
     "SelfAttention",
@@ -56,9 +67,12 @@ __all__ = [
     "attention_match",
     "attention_scores_loop",
     "causal_mask",
+    "causal_mask_bottom_right",
     "context_vector_loop",
+    "key_padding_mask",
     "naive_embeddings",
     "naive_softmax",
+    "pad_batch",
     "reverse_pattern",
     "reverse_task",
     "sample_tokens",

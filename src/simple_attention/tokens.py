@@ -165,6 +165,36 @@ class Vocabulary:
         ids = [self.token_to_id.get(token, self.unk_id) for token in tokenize(text)]
         return np.array(ids, dtype=np.int64)
 
+    def encode_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Encode several texts into one padded id array and the mask of real tokens.
+
+        Short texts are filled up with :attr:`pad_id` to the length of the longest; see
+        :func:`~simple_attention.pad_batch`.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (B, T)
+        keep : ndarray of bool, shape (B, T)
+            ``True`` at the real tokens.
+
+        Examples
+        --------
+        >>> from simple_attention import Vocabulary
+        >>> vocab = Vocabulary.from_text("one small step")
+        >>> ids, keep = vocab.encode_batch(["one step", "one small step"])
+        >>> ids
+        array([[2, 4, 0],
+               [2, 3, 4]])
+        >>> keep
+        array([[ True,  True, False],
+               [ True,  True,  True]])
+        """
+        from .padding import pad_batch  # padding builds on tokens, not the other way round
+
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of str; for one text use encode()")
+        return pad_batch([self.encode(text) for text in texts], pad_id=self.pad_id)
+
     def decode(self, ids: npt.ArrayLike) -> str:
         """Turn token ids back into text (tokens joined by spaces, padding dropped).
 

@@ -1,0 +1,138 @@
+"""Padding: sentences of different lengths in one rectangular batch.
+
+Arrays are rectangular, sentences are not. To process several sentences at once, the short ones
+are filled up with the padding id (``0``, the id of ``<pad>`` in every
+:class:`~simple_attention.Vocabulary`) to the length of the longest, and a boolean
+*key-padding mask* remembers which positions are real. Masking the padding keys out of the
+attention makes the padding invisible: the real tokens get exactly the outputs they would get
+without it.
+
+The padding *queries* still get an output: with a key-padding mask, a padded position attends
+to the real keys of its sentence (with a causal mask, to all of them, since they all come
+first). That output is finite but means nothing; leave it out of the loss. Only a sentence with
+no real token at all has padded rows with nothing to attend to, and those give zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ._validation import check_positive_int
+from .masks import causal_mask
+
+__all__ = ["key_padding_mask", "pad_batch"]
+
+
+def pad_batch(
+    sequences: Sequence[npt.ArrayLike], *, pad_id: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack sequences of token ids into one padded array, plus the mask of real tokens.
+
+    Parameters
+    ----------
+    sequences : sequence of 1-D array_like of int
+        The token ids of each sentence; the lengths may differ, and may be zero.
+    pad_id : int, default 0
+        The id written into the padding positions (``<pad>`` is ``0`` in every vocabulary).
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (B, T)
+        Row ``b`` holds sentence ``b`` followed by ``pad_id``; ``T`` is the longest length.
+    keep : ndarray of bool, shape (B, T)
+        ``True`` at the real tokens, ``False`` at the padding.
+
+    Raises
+    ------
+    ValueError
+        If a sequence is not 1-D.
+    TypeError
+        If a sequence does not hold integers.
+
+    See Also
+    --------
+    key_padding_mask : turns ``keep`` into an attention mask.
+    simple_attention.Vocabulary.encode_batch : text to padded ids in one step.
+
+    Examples
+    --------
+    >>> from simple_attention import pad_batch
+    >>> ids, keep = pad_batch([[5, 6, 7], [8], []])
+    >>> ids
+    array([[5, 6, 7],
+           [8, 0, 0],
+           [0, 0, 0]])
+    >>> keep
+    array([[ True,  True,  True],
+           [ True, False, False],
+           [False, False, False]])
+    """
+    pad_id = check_positive_int(pad_id, "pad_id", allow_zero=True)
+    arrays = []
+    for i, seq in enumerate(sequences):
+        arr = np.asarray(seq)
+        if arr.ndim != 1:
+            raise ValueError(f"sequences[{i}] must be 1-D token ids, got shape {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"sequences[{i}] must hold integer token ids, got dtype {arr.dtype}")
+        arrays.append(arr.astype(np.int64))
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    n_positions = int(lengths.max()) if len(arrays) else 0
+    keep = np.arange(n_positions) < lengths[:, None]
+    ids = np.full(keep.shape, pad_id, dtype=np.int64)
+    ids[keep] = np.concatenate(arrays) if arrays else []
+    return ids, keep
+
+
+def key_padding_mask(keep: npt.ArrayLike, *, is_causal: bool = False) -> np.ndarray:
+    """Turn the real-token mask ``keep`` of shape ``(B, S)`` into an attention mask.
+
+    The scores of multi-head attention have shape ``(B, n_heads, L, S)``, so a mask that
+    depends only on the sentence ``b`` and the key ``j`` must be shaped ``(B, 1, 1, S)``: the
+    two ones broadcast over the heads and the queries. (Passing ``keep`` itself, ``(B, S)``,
+    would line ``B`` up with the *queries* axis: wrong, or a shape error.)
+
+    Parameters
+    ----------
+    keep : array_like of bool, shape (B, S)
+        ``True`` at the real tokens, as returned by :func:`pad_batch`.
+    is_causal : bool, default False
+        Also block the future: combine with :func:`~simple_attention.causal_mask` ``(S, S)``.
+
+    Returns
+    -------
+    ndarray of bool, shape (B, 1, 1, S), or (B, 1, S, S) if ``is_causal``
+        ``True`` = may attend. For single-head attention, whose scores are ``(B, L, S)``, take
+        ``mask[:, 0]``.
+
+    Raises
+    ------
+    TypeError
+        If ``keep`` is not boolean.
+    ValueError
+        If ``keep`` is not 2-D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import key_padding_mask
+    >>> keep = np.array([[True, True, False], [True, True, True]])
+    >>> key_padding_mask(keep).shape
+    (2, 1, 1, 3)
+    >>> key_padding_mask(keep, is_causal=True)[0, 0]  # sentence 0: causal, and key 2 blocked
+    array([[ True, False, False],
+           [ True,  True, False],
+           [ True,  True, False]])
+    """
+    arr = np.asarray(keep)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"keep must be boolean (True = real token), got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"keep must have shape (batch, n_keys), got shape {arr.shape}")
+    mask = arr[:, None, None, :]
+    if is_causal:
+        mask = causal_mask(arr.shape[1]) & mask
+    return mask
