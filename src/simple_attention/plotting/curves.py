@@ -1,4 +1,4 @@
-"""Curves: softmax under overflow, and run times against sequence length."""
+"""Curves: softmax under overflow, run times against sequence length, and training losses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ._common import as_plot_array, new_axes
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_softmax_comparison", "plot_timings"]
+__all__ = ["plot_loss_curve", "plot_softmax_comparison", "plot_timings"]
 
 
 def plot_softmax_comparison(
@@ -156,6 +156,83 @@ def plot_timings(
     ax.set_ylabel(ylabel)
     ax.grid(which="both", alpha=0.3)
     ax.legend(loc="best")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_loss_curve(
+    losses: npt.ArrayLike,
+    *,
+    ax: Axes | None = None,
+    window: int = 10,
+    references: Mapping[str, float] | None = None,
+    log_scale: bool = True,
+    xlabel: str = "training step",
+    ylabel: str = "loss",
+    title: str | None = "Training loss",
+) -> Axes:
+    """Plot a training loss step by step, with its running mean and optional reference levels.
+
+    The loss of a single batch is noisy, so the raw values are drawn thin and faint and the mean
+    over the last ``window`` steps thick on top. On a logarithmic scale (the default) a loss
+    that keeps shrinking by the same factor is a straight line, and the last digits of a loss
+    close to zero stay visible.
+
+    Parameters
+    ----------
+    losses : array_like, shape (n_steps,)
+        The loss of each step; step ``i`` is drawn at ``x = i + 1``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+    window : int, default 10
+        Steps in the running mean (fewer at the start).
+    references : mapping of str to float, optional
+        Horizontal dashed lines by legend label, e.g. the loss of uniform guessing.
+    log_scale : bool, default True
+        Use a logarithmic y axis (every loss must then be positive).
+    xlabel, ylabel : str
+        The axis labels.
+    title : str or None, default "Training loss"
+        The axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on: ``ax.lines`` holds the raw losses, the running mean, then one line
+        per reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.plotting import plot_loss_curve
+    >>> losses = 2.3 * np.exp(-np.arange(100) / 20)
+    >>> ax = plot_loss_curve(losses, references={"uniform guess": 2.3})
+    >>> [line.get_label() for line in ax.lines]
+    ['loss per step', 'mean of 10 steps', 'uniform guess']
+    >>> ax.get_yscale()
+    'log'
+    """
+    y = as_plot_array(losses, "losses", ndim=1)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window!r}")
+    if log_scale and (y <= 0).any():
+        raise ValueError("losses must all be positive on a logarithmic axis; pass log_scale=False")
+    steps = np.arange(1, y.size + 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(y)])
+    start = np.maximum(steps - window, 0)
+    running_mean = (cumulative[steps] - cumulative[start]) / (steps - start)
+    ax = new_axes(ax, width=6.5, height=3.8)
+    ax.plot(steps, y, lw=0.8, alpha=0.35, color="C0", label="loss per step")
+    ax.plot(steps, running_mean, lw=2.2, color="C0", label=f"mean of {window} steps")
+    for k, (label, level) in enumerate((references or {}).items()):
+        ax.axhline(level, ls="--", lw=1.3, color=f"C{k + 1}", label=label)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
     if title is not None:
         ax.set_title(title)
     return ax
