@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from matplotlib.ticker import NullLocator
 
 from ._common import as_plot_array, new_axes
 
@@ -140,6 +141,8 @@ def plot_timings(
     ('log', 'log')
     >>> [line.get_label() for line in ax.lines]
     ['loops', 'matmul']
+    >>> [label.get_text() for label in ax.get_xticklabels()]
+    ['8', '16', '32']
     """
     n = as_plot_array(sizes, "sizes", ndim=1)
     if (n <= 0).any():
@@ -152,6 +155,9 @@ def plot_timings(
         ax.plot(n, t, marker="o", lw=2, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if n.size <= 12:  # few sizes: label each one, rather than powers of ten
+        ax.set_xticks(n, labels=[f"{size:g}" for size in n])
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(which="both", alpha=0.3)
