@@ -6,6 +6,9 @@ the package itself (editable) plus one of its dependency groups.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import nox
 
 nox.options.reuse_venv = "yes"
@@ -25,6 +28,23 @@ def tests(session: nox.Session) -> None:
     """Unit tests, property tests and the docstring examples (doctests)."""
     install(session, "test")
     session.run("pytest", *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every gallery example as a plain script (headless), with its run time."""
+    install(session, extras="[plot]")
+    env = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    failed = []
+    for script in sorted(Path("examples").glob("plot_*.py")):
+        start = time.perf_counter()
+        try:
+            session.run("python", str(script), env=env, silent=True)
+        except nox.command.CommandFailed:
+            failed.append(script.name)
+        session.log(f"{script.name}: {time.perf_counter() - start:.1f} s")
+    if failed:
+        session.error(f"{len(failed)} example(s) failed: {', '.join(failed)}")
 
 
 @nox.session
