@@ -342,6 +342,23 @@ def test_self_attention_batch_gradient_is_sum_over_sequences(rng):
         np.testing.assert_allclose(batched[name], total, atol=1e-12)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.0, 2.5])
+def test_self_attention_gradient_explicit_scale(rng, scale):
+    layer = SelfAttention(4, 3, rng=rng, scale=scale)
+    x = rng.standard_normal((5, 4))
+    assert_layer_gradients(layer, x, rng)
+    _, weights = scaled_dot_product_attention(
+        x @ layer.W_query, x @ layer.W_key, x @ layer.W_value, scale=scale, return_weights=True
+    )
+    layer(x)
+    np.testing.assert_allclose(layer.weights, weights, atol=1e-12)
+
+
+def test_self_attention_rejects_non_finite_scale():
+    with pytest.raises(ValueError, match="finite"):
+        SelfAttention(4, 3, scale=float("inf"))
+
+
 def test_self_attention_gradient_strided_input(rng):
     layer = SelfAttention(4, 3, rng=rng)
     x = rng.standard_normal((4, 10))[:, ::2].T  # (5, 4), neither C nor F contiguous

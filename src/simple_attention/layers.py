@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_positive_int, working_dtype
+from ._validation import (
+    as_float_array,
+    as_rng,
+    check_positive_int,
+    check_scale,
+    working_dtype,
+)
 from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
 
 __all__ = ["Layer", "SelfAttention"]
@@ -124,6 +130,10 @@ class SelfAttention(Layer):
         Source of randomness for the initial weights, drawn uniformly from
         :math:`[-1/\sqrt{d_\text{in}}, 1/\sqrt{d_\text{in}}]` (the usual default for a linear
         layer, which keeps the projections' spread independent of ``d_in``).
+    scale : float, optional
+        The factor applied to the scores; ``None`` (the default) means
+        :math:`1/\sqrt{d_\text{out}}`, the size of a query or key. Set it to study what the
+        scaling does (``scale=1.0`` is the unscaled dot product).
 
     Attributes
     ----------
@@ -170,11 +180,17 @@ class SelfAttention(Layer):
     """
 
     def __init__(
-        self, d_in: int, d_out: int, *, rng: int | np.random.Generator | None = None
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        rng: int | np.random.Generator | None = None,
+        scale: float | None = None,
     ) -> None:
         super().__init__()
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
+        self.scale = None if scale is None else check_scale(scale)
         generator = as_rng(rng)
         bound = 1.0 / math.sqrt(self.d_in)
         shape = (self.d_in, self.d_out)
@@ -216,7 +232,13 @@ class SelfAttention(Layer):
         key = xw @ self.W_key.astype(work, copy=False)
         value = xw @ self.W_value.astype(work, copy=False)
         context, weights = scaled_dot_product_attention(
-            query, key, value, mask=mask, is_causal=is_causal, return_weights=True
+            query,
+            key,
+            value,
+            mask=mask,
+            is_causal=is_causal,
+            scale=self.scale,
+            return_weights=True,
         )
         self.weights = weights
         self._cache = {
@@ -265,7 +287,7 @@ class SelfAttention(Layer):
         x = saved["x"]
         g = self._grad_out(grad_out, saved["context_shape"]).astype(x.dtype, copy=False)
         grad_query, grad_key, grad_value = scaled_dot_product_attention_backward(
-            g, saved["query"], saved["key"], saved["value"], saved["weights"]
+            g, saved["query"], saved["key"], saved["value"], saved["weights"], scale=self.scale
         )
         grad_x = np.zeros_like(x)
         for name, grad in (

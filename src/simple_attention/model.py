@@ -27,7 +27,7 @@ __all__ = ["TinyAttentionModel"]
 
 
 class TinyAttentionModel(Layer):
-    """Embedding + positions, one self-attention layer, and a linear head.
+    r"""Embedding + positions, one self-attention layer, and a linear head.
 
     Parameters
     ----------
@@ -39,6 +39,8 @@ class TinyAttentionModel(Layer):
         Size of the token vectors and of the attention's queries, keys and values.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for every initial weight.
+    scale : float, optional
+        The attention's score scale; by default :math:`1/\sqrt{d_\text{model}}`.
 
     Attributes
     ----------
@@ -73,6 +75,7 @@ class TinyAttentionModel(Layer):
         d_model: int,
         *,
         rng: int | np.random.Generator | None = None,
+        scale: float | None = None,
     ) -> None:
         super().__init__()
         vocab_size = check_positive_int(vocab_size, "vocab_size")
@@ -80,7 +83,7 @@ class TinyAttentionModel(Layer):
         generator = as_rng(rng)
         self.embedding = Embedding(vocab_size, d_model, rng=generator)
         self.positions = PositionalEmbedding(max_len, d_model, rng=generator)
-        self.attention = SelfAttention(d_model, d_model, rng=generator)
+        self.attention = SelfAttention(d_model, d_model, rng=generator, scale=scale)
         self.head = Linear(d_model, vocab_size, rng=generator)
 
     def __repr__(self) -> str:
