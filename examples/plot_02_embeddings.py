@@ -49,7 +49,7 @@ fig, (ax_table, ax_seq) = plt.subplots(
 plot_embeddings(embed.weight, vocab.tokens, ax=ax_table, title="The table: one row per id")
 ax_table.set_ylabel("token (id = row number)")
 x_seq = embed(ids)
-plot_embeddings(
+ax = plot_embeddings(
     x_seq,
     [f"{t} ({i})" for t, i in zip(tokens, ids, strict=True)],
     ax=ax_seq,

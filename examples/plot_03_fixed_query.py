@@ -95,8 +95,14 @@ assert scores.argmax() == 0
 assert np.ptp(scores) < 0.4
 assert weights.max() < 0.3
 
-fig = plot_query_attention(scores, weights, context, labels, query_index=query_index)
-fig.suptitle(f"Attention of the query (token at index {query_index})")
+fig = plot_query_attention(
+    scores,
+    weights,
+    context,
+    labels,
+    query_index=query_index,
+    title=f"Attention of the query (token at index {query_index})",
+)
 
 # %%
 # Where the context comes from

@@ -105,7 +105,7 @@ fig, (ax_scores, ax_weights) = plt.subplots(1, 2, figsize=(10, 4), layout="const
 plot_matrix(scores, labels, labels, ax=ax_scores, title="Scores  X Xᵀ", colorbar_label="score")
 ax_scores.set_xlabel("key (attended to)")
 ax_scores.set_ylabel("query (attending)")
-plot_attention_weights(weights, labels, ax=ax_weights, title="Weights  softmax(X Xᵀ), by row")
+ax = plot_attention_weights(weights, labels, ax=ax_weights, title="Weights  softmax(X Xᵀ), by row")
 
 # %%
 # Averaging pulls the vectors together
@@ -121,7 +121,7 @@ assert (np.ptp(contexts, axis=0) < np.ptp(x, axis=0) / 5).all()
 fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
 top = x.max()  # one colour scale for both, so that equal colours mean equal values
 plot_embeddings(x, labels, ax=ax_in, title="Inputs x", vmax=top)
-plot_embeddings(contexts, labels, ax=ax_out, title="Contexts z = weights @ x", vmax=top)
+ax = plot_embeddings(contexts, labels, ax=ax_out, title="Contexts z = weights @ x", vmax=top)
 
 # %%
 # A real sentence

@@ -89,7 +89,7 @@ assert np.ptp(other.weights) < np.ptp(plain) / 2
 fig, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
 plot_attention_weights(plain, labels, ax=axes[0], title="No projections (example 4)")
 plot_attention_weights(weights, labels, ax=axes[1], title="SelfAttention(3, 2, rng=249)")
-plot_attention_weights(other.weights, labels, ax=axes[2], title="SelfAttention(3, 2, rng=4)")
+ax = plot_attention_weights(other.weights, labels, ax=axes[2], title="SelfAttention(3, 2, rng=4)")
 
 # %%
 # Why divide by :math:`\sqrt{d_\text{out}}`?
@@ -118,8 +118,8 @@ ax.loglog(dims, np.sqrt(dims), "k:", label=r"$\sqrt{d}$")
 ax.set_xlabel("dimension d of queries and keys")
 ax.set_ylabel("standard deviation of the score")
 ax.set_title("Scores grow with the dimension unless scaled")
-ax.grid(which="both", alpha=0.3)
 ax.legend()
+ax.grid(which="both", alpha=0.3)
 
 # %%
 # Large scores matter because of what the softmax does with them: it exaggerates differences.
@@ -141,7 +141,9 @@ assert np.median(scaled.max(axis=1)) < 0.4
 
 fig, (ax_unscaled, ax_scaled) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
 plot_attention_weights(unscaled, annotate=False, ax=ax_unscaled, title=r"Unscaled: $QK^\top$")
-plot_attention_weights(scaled, annotate=False, ax=ax_scaled, title=r"Scaled: $QK^\top/\sqrt{64}$")
+ax = plot_attention_weights(
+    scaled, annotate=False, ax=ax_scaled, title=r"Scaled: $QK^\top/\sqrt{64}$"
+)
 
 # %%
 # A weight stuck near 0 or 1 also learns slowly. The softmax's derivative is

@@ -204,6 +204,9 @@ def test_query_attention_draws_into_a_given_figure() -> None:
     fig = plt.figure()
     assert plot_query_attention([1.0, 2.0], [0.3, 0.7], [0.1, 0.2], fig=fig) is fig
     assert len(fig.axes) == 5
+    assert fig.get_suptitle() == ""
+    titled = plot_query_attention([1.0], [1.0], [0.5], title="one token")
+    assert titled.get_suptitle() == "one token"
 
 
 # --- curves -----------------------------------------------------------------------------------

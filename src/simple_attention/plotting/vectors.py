@@ -127,6 +127,7 @@ def plot_query_attention(
     *,
     query_index: int | None = None,
     fig: Figure | None = None,
+    title: str | None = None,
 ) -> Figure:
     r"""Draw attention for one query as three linked bar charts: scores, weights, context.
 
@@ -149,6 +150,8 @@ def plot_query_attention(
         Position of the query among the keys, drawn in a different colour.
     fig : matplotlib.figure.Figure, optional
         An empty figure to draw into; a new one by default.
+    title : str, optional
+        A title above the three panels.
 
     Returns
     -------
@@ -165,7 +168,9 @@ def plot_query_attention(
     >>> scores = attention_scores_loop(x, x[2])
     >>> weights = softmax(scores)
     >>> fig = plot_query_attention(scores, weights, context_vector_loop(x, weights),
-    ...                            ["a", "b", "c"], query_index=2)
+    ...                            ["a", "b", "c"], query_index=2, title="Query c")
+    >>> fig.get_suptitle()
+    'Query c'
     >>> [label.get_text() for label in fig.axes[2].get_xticklabels()]
     ['a', 'b', 'c']
     >>> [len(ax.patches) for ax in fig.axes[::2]]  # bars: one per key, then per feature
@@ -182,7 +187,9 @@ def plot_query_attention(
     if query_index is not None and not 0 <= query_index < len(keys):
         raise ValueError(f"query_index must lie in [0, {len(keys)}), got {query_index}")
     if fig is None:
-        fig = plt.figure(figsize=(11.0, 3.4), layout="constrained")
+        fig = plt.figure(figsize=(9.0, 3.4), layout="constrained")
+    if title is not None:
+        fig.suptitle(title)
     grid = fig.add_gridspec(1, 5, width_ratios=[1.0, 0.3, 1.0, 0.3, 1.0])
     ax_scores, ax_step1, ax_weights, ax_step2, ax_context = (
         fig.add_subplot(grid[0, i]) for i in range(5)
