@@ -103,7 +103,8 @@ np.testing.assert_allclose(softmax(very_negative), softmax([0.0, 1.0, 2.0]))
 # largest score of the seed is 2.29 (token 72 with itself), so naive attention breaks once
 # :math:`2.29\,k^2` passes the limit: from :math:`k \approx 6.2` in float32 and
 # :math:`k \approx 17.6` in float64. Real embeddings are rarely that long, but scores grow with
-# the dimension too (example 5), and float16 overflows already above 11.
+# the dimension too (example 5), and in float16, common on GPUs, ``exp`` overflows for any score
+# above about 11.
 
 x = np.array(
     [
