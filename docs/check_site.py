@@ -1,0 +1,251 @@
+"""Open every page of the built site in headless Chromium and check what a reader would get.
+
+Run ``nox -s docs`` first, then ``nox -s site`` (or ``python docs/check_site.py``). The built
+site is served on 127.0.0.1 and every HTML page is opened in Debian's ``chromium``, driven by
+Playwright. A page passes when:
+
+* the browser logs no console error and no uncaught exception;
+* it requests nothing from any host other than the local server (such requests are blocked and
+  reported) and every local request succeeds;
+* every ``<img>`` has loaded (``naturalWidth > 0``);
+* every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``);
+* every link to another file of the site points at a file that exists.
+
+Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
+message saying so (exit 0), except under ``CI=true``, where a missing browser is a failure.
+
+``--screenshots DIR`` also saves a full-page PNG of every page, to look at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+# Waits for MathJax, then forces lazy images to load, then reports what the checks need.
+INSPECT_PAGE = """
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const images = Array.from(document.images);
+  for (const img of images) img.loading = "eager";
+  await Promise.all(images.map((img) => img.decode().catch(() => null)));
+  const maths = Array.from(document.querySelectorAll(".math"));
+  return {
+    brokenImages: images
+      .filter((img) => !(img.complete && img.naturalWidth > 0))
+      .map((img) => img.getAttribute("src")),
+    maths: maths.length,
+    typeset: maths.filter((m) => m.querySelector("mjx-container")).length,
+    links: Array.from(document.querySelectorAll("a[href]"), (a) => a.href),
+  };
+}
+"""
+
+
+@dataclass
+class PageReport:
+    """What one page did wrong (empty lists: nothing)."""
+
+    page: str
+    console_errors: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    maths: int = 0
+    typeset: int = 0
+    broken_links: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> dict[str, list[str]]:
+        """Every failed check, by name."""
+        found = {
+            "console errors": self.console_errors,
+            "requests to other hosts (blocked)": self.external_requests,
+            "failed local requests": self.failed_requests,
+            "images not loaded": self.broken_images,
+            "links to missing files": self.broken_links,
+        }
+        if self.typeset < self.maths:
+            found["formulas not typeset"] = [f"{self.maths - self.typeset} of {self.maths}"]
+        return {name: items for name, items in found.items() if items}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without logging every request to the terminal."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(root: Path) -> http.server.ThreadingHTTPServer:
+    """Serve ``root`` on a free port of 127.0.0.1, from a background thread."""
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def site_pages(root: Path) -> list[str]:
+    """Every HTML page of the site, as paths relative to ``root`` (theme assets excluded)."""
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.html")
+        if "_static" not in path.relative_to(root).parts
+    )
+
+
+def missing_target(link: str, origin: str, root: Path) -> bool:
+    """Whether ``link``, on the local server ``origin``, names a file the site does not have."""
+    parts = urlsplit(link)
+    if f"{parts.scheme}://{parts.netloc}" != origin:
+        return False  # a link elsewhere is the reader's choice, not something the page loads
+    target = root / unquote(parts.path).lstrip("/")
+    return not (target.is_file() or (target / "index.html").is_file())
+
+
+def check_page(context, origin: str, root: Path, page: str, shots: Path | None) -> PageReport:  # type: ignore[no-untyped-def]
+    """Open one page and report what went wrong on it."""
+    report = PageReport(page)
+    tab = context.new_page()
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        if message.type == "error":
+            report.console_errors.append(message.text)
+
+    def on_response(response) -> None:  # type: ignore[no-untyped-def]
+        if response.url.startswith(origin) and response.status >= 400:
+            report.failed_requests.append(f"{response.status} {response.url}")
+
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: report.console_errors.append(f"uncaught: {error}"))
+    tab.on("response", on_response)
+    tab.goto(f"{origin}/{page}", wait_until="networkidle")
+    found = tab.evaluate(INSPECT_PAGE)
+    report.broken_images = [str(src) for src in found["brokenImages"]]
+    report.maths, report.typeset = found["maths"], found["typeset"]
+    report.broken_links = sorted(
+        {link for link in found["links"] if missing_target(link, origin, root)}
+    )
+    if shots is not None:
+        tab.screenshot(path=shots / (page.replace("/", "__") + ".png"), full_page=True)
+    tab.close()
+    return report
+
+
+def block_other_hosts(context, origin: str, reports: dict[str, PageReport]) -> None:  # type: ignore[no-untyped-def]
+    """Abort, and record against its page, every request that is not for the local server."""
+
+    def route(route) -> None:  # type: ignore[no-untyped-def]
+        url = route.request.url
+        if url.startswith(origin) or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+            return
+        frame_url = route.request.frame.url if route.request.frame else ""
+        page = urlsplit(frame_url).path.lstrip("/")
+        reports.setdefault(page, PageReport(page)).external_requests.append(url)
+        route.abort()
+
+    context.route("**/*", route)
+
+
+def print_table(reports: list[PageReport]) -> None:
+    """A one-line summary of every page, then the details of each failure."""
+    width = max(len(r.page) for r in reports)
+    header = f"{'page':<{width}}  console  external  images  maths   links  result"
+    print(header)
+    print("-" * len(header))
+    for r in reports:
+        maths = f"{r.typeset}/{r.maths}" if r.maths else "-"
+        result = "FAIL" if r.problems else "ok"
+        print(
+            f"{r.page:<{width}}  {len(r.console_errors):>7}  {len(r.external_requests):>8}"
+            f"  {len(r.broken_images):>6}  {maths:>5}  {len(r.broken_links):>6}  {result}"
+        )
+    for r in reports:
+        for name, items in r.problems.items():
+            print(f"\n{r.page}: {name}")
+            for item in items[:20]:
+                print(f"    {item}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the site; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=HERE / "_build" / "html")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="save page PNGs here")
+    parser.add_argument("pages", nargs="*", help="only these pages (paths relative to the root)")
+    args = parser.parse_args(argv)
+
+    on_ci = os.environ.get("CI", "").lower() == "true"
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        why = "no 'chromium' on PATH (Debian: apt-get install chromium)"
+        if on_ci:
+            print(f"FAILED: browser check cannot run on CI: {why}", file=sys.stderr)
+            return 1
+        print(f"SKIPPED: browser check not run: {why}. Nothing was checked.", file=sys.stderr)
+        return 0
+    root = args.root.resolve()
+    if not (root / "index.html").is_file():
+        print(f"FAILED: no built site in {root}; run 'nox -s docs' first", file=sys.stderr)
+        return 1
+    pages = args.pages or site_pages(root)
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+
+    from playwright.sync_api import sync_playwright
+
+    server = serve(root)
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    reports: dict[str, PageReport] = {}
+    try:
+        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 900},
+            )
+            block_other_hosts(context, origin, reports)
+            for page in pages:
+                report = check_page(context, origin, root, page, args.screenshots)
+                earlier = reports.get(page)
+                if earlier is not None:  # requests blocked while the page loaded
+                    report.external_requests = earlier.external_requests
+                reports[page] = report
+            context.close()
+    finally:
+        server.shutdown()
+
+    ordered = [reports[p] for p in pages] + [r for p, r in reports.items() if p not in pages]
+    print_table(ordered)
+    failed = [r for r in ordered if r.problems]
+    print(f"\n{len(ordered)} pages checked in Chromium, {len(failed)} failed.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
