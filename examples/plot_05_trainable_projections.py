@@ -86,10 +86,9 @@ assert (other.weights.argmax(axis=1) == 0).all()
 assert np.ptp(weights) < np.ptp(plain) / 2
 assert np.ptp(other.weights) < np.ptp(plain) / 2
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
-plot_attention_weights(plain, labels, ax=axes[0], title="No projections (example 4)")
-plot_attention_weights(weights, labels, ax=axes[1], title="SelfAttention(3, 2, rng=249)")
-ax = plot_attention_weights(other.weights, labels, ax=axes[2], title="SelfAttention(3, 2, rng=4)")
+fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+plot_attention_weights(weights, labels, ax=axes[0], title="SelfAttention(3, 2, rng=249)")
+ax = plot_attention_weights(other.weights, labels, ax=axes[1], title="SelfAttention(3, 2, rng=4)")
 
 # %%
 # Why divide by :math:`\sqrt{d_\text{out}}`?
@@ -101,12 +100,11 @@ ax = plot_attention_weights(other.weights, labels, ax=axes[2], title="SelfAttent
 
 rng = np.random.default_rng(0)
 dims = np.array([4, 16, 64, 256, 1024])
-spread = np.array(
-    [
-        np.std(np.sum(rng.standard_normal((1000, d)) * rng.standard_normal((1000, d)), axis=1))
-        for d in dims
-    ]
-)
+spread = []
+for d in dims:
+    q_d, k_d = rng.standard_normal((2, 1000, d))  # 1000 random queries and keys
+    spread.append(np.std(np.sum(q_d * k_d, axis=1)))
+spread = np.array(spread)
 print("std of q . k:         ", spread.round(2))
 print("std of q . k / sqrt(d):", (spread / np.sqrt(dims)).round(2))
 np.testing.assert_allclose(spread / np.sqrt(dims), 1.0, rtol=0.1)
