@@ -48,6 +48,34 @@ def examples(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site into docs/_build/html, running every tutorial page and gallery example.
+
+    Any warning fails the build (-W), and so does any broken cross-reference (-n), failing
+    notebook cell or failing example. No -j: notebook execution and its cache are not safe in
+    parallel. Extra arguments go to sphinx-build (``nox -s docs -- -E`` rebuilds everything).
+    """
+    install(session, "docs", extras="[plot]")
+    start = time.perf_counter()
+    session.run(
+        *("sphinx-build", "-W", "-n", "-T", "-b", "html", "docs", "docs/_build/html"),
+        *session.posargs,
+        env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+    )
+    session.log(f"Site built in {time.perf_counter() - start:.0f} s: docs/_build/html/index.html")
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """Open every page of the built site in headless Chromium and check it (after ``docs``).
+
+    Extra arguments go to docs/check_site.py, e.g. ``nox -s site -- --screenshots shots``.
+    """
+    session.install(*nox.project.dependency_groups(PYPROJECT, "site"))
+    session.run("python", "docs/check_site.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format check) and mypy on the library."""
     install(session, "lint")

@@ -14,7 +14,8 @@ Playwright. A page passes when:
 Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
 message saying so (exit 0), except under ``CI=true``, where a missing browser is a failure.
 
-``--screenshots DIR`` also saves a full-page PNG of every page, to look at.
+``--screenshots DIR`` also saves a full-page PNG of every page, to look at; ``docs/_build/shots``
+is a good place (git ignores ``docs/_build``).
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         if on_ci:
             print(f"FAILED: browser check cannot run on CI: {why}", file=sys.stderr)
             return 1
-        print(f"SKIPPED: browser check not run: {why}. Nothing was checked.", file=sys.stderr)
+        print(f"SKIPPED: browser check not run: {why}. Nothing was checked.")
+        print("pages: 0 passed, 0 failed, 1 skipped")
         return 0
     root = args.root.resolve()
     if not (root / "index.html").is_file():
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ordered = [reports[p] for p in pages] + [r for p, r in reports.items() if p not in pages]
     print_table(ordered)
     failed = [r for r in ordered if r.problems]
-    print(f"\n{len(ordered)} pages checked in Chromium, {len(failed)} failed.")
+    print(f"\n{len(ordered)} pages checked in Chromium.")
+    print(f"pages: {len(ordered) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
