@@ -88,10 +88,12 @@ speedup = loop_times / matmul_times[: len(loop_sizes)]
 # On log-log axes a cost proportional to :math:`n^2` is a straight line of slope 2 (the dotted
 # guide). The loop version follows it from the start: every one of its :math:`2 n^2 d`
 # multiply-adds goes through the Python interpreter, which costs far more than the arithmetic
-# itself. The matrix version stays nearly flat at first, because for small inputs its time is
-# mostly the fixed cost of calling into NumPy; its :math:`n^2` growth only shows once the
-# arithmetic outweighs that cost, at a few hundred tokens. On the right, the ratio of the two:
-# the matrix version wins by a factor that grows with the sequence length.
+# itself. The matrix version grows far more slowly at first, because for small inputs its time
+# is mostly the fixed cost of calling into NumPy; its :math:`n^2` growth only shows once the
+# arithmetic outweighs that cost, at a few hundred tokens. Times below a millisecond are easily
+# disturbed by whatever else the computer is doing, so expect some zig-zag there: the trend is
+# what counts. On the right, the ratio of the two: the matrix version wins by a margin that
+# widens with the sequence length.
 
 fig, (ax_time, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 plot_timings(sizes, timings, ax=ax_time, title=f"Self-attention, d = {dim}")
