@@ -32,6 +32,8 @@ for dtype in (np.float32, np.float64):
         f"exp({limit * 1.01:.1f}) = {beyond}"
     )
     assert np.isinf(beyond)
+assert round(float(np.log(np.finfo(np.float64).max)), 1) == 709.8
+assert round(float(np.log(np.finfo(np.float32).max)), 1) == 88.7
 
 # %%
 # A sweep: add the same number to every score
