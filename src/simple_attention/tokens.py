@@ -168,8 +168,8 @@ class Vocabulary:
     def encode_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Encode several texts into one padded id array and the mask of real tokens.
 
-        Short texts are filled up with :attr:`pad_id` to the length of the longest; see
-        :func:`~simple_attention.pad_batch`.
+        Short texts are filled up with ``pad_id`` (the id of ``<pad>``, 0) to the length of the
+        longest; see :func:`~simple_attention.pad_batch`.
 
         Returns
         -------
