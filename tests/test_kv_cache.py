@@ -123,3 +123,21 @@ def test_cache_does_not_alias_the_callers_arrays():
     cache.append(key, np.zeros((1, 2)))
     key[:] = 5
     np.testing.assert_array_equal(cache.keys, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_decoding_keeps_the_dtype(dtype):
+    layer = MultiHeadAttention(4, 2, rng=0)
+    x = np.random.default_rng(1).standard_normal((3, 4)).astype(dtype)
+    cache = KVCache()
+    steps = [layer.decode_step(x[t : t + 1], cache) for t in range(3)]
+    assert all(step.dtype == dtype for step in steps)
+    full = layer(x, is_causal=True)
+    np.testing.assert_allclose(np.concatenate(steps), full, rtol=0, atol=2e-3)
+
+
+def test_a_cache_from_another_layer_shape_is_refused():
+    cache = KVCache()
+    MultiHeadAttention(4, 2, rng=0).decode_step(np.ones((1, 4)), cache)
+    with pytest.raises(ValueError, match="key has shape"):
+        MultiHeadAttention(4, 4, rng=0).decode_step(np.ones((1, 4)), cache)

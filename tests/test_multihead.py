@@ -332,3 +332,26 @@ def test_batch_gradients_are_sums_over_the_sequences():
             total[k] += layer.grads[k]
     for k in total:
         np.testing.assert_allclose(batch[k], total[k], rtol=0, atol=1e-12)
+
+
+@given(sizes)
+def test_blocking_a_key_equals_deleting_it(params):
+    n_heads, d_head, n, seed = params
+    rng = np.random.default_rng(seed)
+    layer = MultiHeadAttention(n_heads * d_head, n_heads, rng=rng)
+    x = rng.standard_normal((n + 1, n_heads * d_head))
+    j = int(rng.integers(n + 1))
+    keep = np.ones(n + 1, dtype=bool)
+    keep[j] = False
+    masked = np.delete(layer(x, mask=keep), j, axis=0)
+    np.testing.assert_allclose(masked, layer(np.delete(x, j, axis=0)), rtol=0, atol=ATOL)
+
+
+@given(sizes)
+def test_unmasked_attention_is_permutation_equivariant(params):
+    n_heads, d_head, n, seed = params
+    rng = np.random.default_rng(seed)
+    layer = MultiHeadAttention(n_heads * d_head, n_heads, rng=rng)
+    x = rng.standard_normal((n, n_heads * d_head))
+    order = rng.permutation(n)
+    np.testing.assert_allclose(layer(x[order]), layer(x)[order], rtol=0, atol=ATOL)
