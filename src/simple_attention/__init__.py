@@ -27,6 +27,7 @@ from .attention import (
     scaled_dot_product_attention_backward,
     self_attention,
 )
+from .chunked import chunked_attention
 from .dropout import Dropout
 from .embeddings import Embedding, naive_embeddings
 from .heads import Linear
@@ -68,6 +69,7 @@ __all__ = [
     "attention_scores_loop",
     "causal_mask",
     "causal_mask_bottom_right",
+    "chunked_attention",
     "context_vector_loop",
     "key_padding_mask",
     "naive_embeddings",

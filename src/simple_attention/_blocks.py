@@ -1,0 +1,180 @@
+"""Attention computed one block of the score matrix at a time.
+
+The score matrix of ``L`` queries against ``S`` keys has ``L x S`` entries: 64 MiB for 4096
+tokens in float32, per head. Computing it for a block of queries at a time keeps the memory
+bounded and the block in the processor's cache, and lets causal attention skip the keys a block
+of queries cannot see. The functions here are the pieces that :func:`scaled_dot_product_attention`
+and :func:`chunked_attention` share; none of them checks its input, their callers do.
+
+Every function that ends in ``_`` works in place on the block it is given, so that a block of
+scores is allocated once and then turned into weights without a new temporary at each step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._validation import check_finite_scores
+
+__all__ = [
+    "attend_by_query_blocks",
+    "block_slices",
+    "causal_block",
+    "exp_shifted_",
+    "hide",
+    "mask_block",
+    "nonzero",
+    "rows_per_block",
+    "safe_row_max",
+    "scores_block",
+    "visible_keys",
+    "zero_if_blocked",
+]
+
+# About 16 MiB of float32 scores per block: twice the L2 caches of a small machine, half its L3.
+# Large enough for matrix products that run at full speed, small enough to stay in cache.
+BLOCK_ELEMENTS = 1 << 22
+
+
+def block_slices(n: int, size: int, stop: int | None = None) -> Iterator[slice]:
+    """Slices ``[0, size), [size, 2 size), ...`` covering ``range(stop)`` (``stop=n`` default)."""
+    stop = n if stop is None else min(stop, n)
+    for start in range(0, stop, size):
+        yield slice(start, min(start + size, stop))
+
+
+def rows_per_block(n_rows: int, row_elements: int) -> int:
+    """How many query rows of ``row_elements`` scores each fit in one block (at least one)."""
+    return max(1, min(n_rows, BLOCK_ELEMENTS // max(row_elements, 1)))
+
+
+def visible_keys(rows: slice, n_keys: int, is_causal: bool) -> int:
+    """The number of leading keys that the queries ``rows`` may see (all without a mask)."""
+    # Top-left alignment: query i sees keys 0..i, so the last row of the block sees the most.
+    return min(rows.stop, n_keys) if is_causal else n_keys
+
+
+def scores_block(q_scaled: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``q_scaled @ k.T``, raising ``FloatingPointError`` if a score overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = q_scaled @ np.swapaxes(k, -1, -2)
+    check_finite_scores(scores)
+    return scores
+
+
+def mask_block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """The part of ``mask`` (which broadcasts against ``(..., L, S)``) for these rows and keys.
+
+    A view: a key-padding mask of shape ``(S,)`` is never expanded to ``(L, S)``.
+    """
+    as_2d = mask.reshape((1,) * max(2 - mask.ndim, 0) + mask.shape)
+    # A dimension of length 1 broadcasts: keep it whole rather than slice past its end.
+    row_part = rows if as_2d.shape[-2] > 1 else slice(None)
+    col_part = cols if as_2d.shape[-1] > 1 else slice(None)
+    return as_2d[..., row_part, col_part]
+
+
+def causal_block(rows: slice, cols: slice) -> np.ndarray | None:
+    """Boolean mask (``True`` = may attend) of a causal block, ``None`` if all of it is visible."""
+    if cols.stop - 1 <= rows.start:
+        return None  # entirely on or below the diagonal
+    n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
+    return np.tri(n_rows, n_cols, k=rows.start - cols.start, dtype=bool)
+
+
+def hide(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Apply a validated boolean or float ``mask`` to ``scores``, in place where possible.
+
+    Boolean: ``False`` becomes ``-inf``. Float: added to the scores (after casting it to their
+    dtype, as :func:`~simple_attention.masks.apply_mask` does). Returns the masked scores: a
+    new array only if the mask adds (batch) dimensions of its own.
+    """
+    if mask is None:
+        return scores
+    shape = np.broadcast_shapes(scores.shape, mask.shape)
+    if shape != scores.shape:
+        scores = np.broadcast_to(scores, shape).copy()
+    if mask.dtype == np.bool_:
+        np.copyto(scores, -np.inf, where=~mask)
+        return scores
+    with np.errstate(over="ignore"):
+        scores += mask.astype(scores.dtype, copy=False)
+    if np.isposinf(scores).any():
+        raise FloatingPointError(
+            f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
+        )
+    return scores
+
+
+def zero_if_blocked(row_max: np.ndarray) -> np.ndarray:
+    """The shift for each row: its maximum, or ``0`` where the row is entirely ``-inf``.
+
+    Shifting a blocked row by ``0`` instead of ``-inf`` avoids ``-inf - (-inf) = NaN`` before
+    the exponential: its exponentials are then all ``0``, and so is its output.
+    """
+    return np.where(np.isneginf(row_max), 0, row_max).astype(row_max.dtype, copy=False)
+
+
+def safe_row_max(scores: np.ndarray) -> np.ndarray:
+    """The shift of each row: its maximum, or ``0`` if no key of the row is visible."""
+    return zero_if_blocked(scores.max(axis=-1, keepdims=True, initial=-np.inf))
+
+
+def exp_shifted_(scores: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Turn ``scores`` into ``exp(scores - shift)`` in place, and return the row sums."""
+    np.subtract(scores, shift, out=scores)
+    np.exp(scores, out=scores)
+    return scores.sum(axis=-1, keepdims=True)
+
+
+def nonzero(totals: np.ndarray) -> np.ndarray:
+    """Row sums with ``0`` replaced by ``1``, so that a blocked row divides to zeros, not NaN."""
+    totals[totals == 0] = 1
+    return totals
+
+
+def attend_by_query_blocks(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    scale: float,
+    mask: np.ndarray | None,
+    *,
+    is_causal: bool,
+    return_weights: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""Attention of blocks of queries against all the keys they may see.
+
+    For each block of query rows: the scores, their softmax without the division (in place),
+    the product with the values, and only then the division by the row sums. Dividing the
+    ``(rows, d_v)`` result costs ``rows x d_v`` divisions instead of ``rows x S``: the same
+    numbers, since :math:`(P / r)\,V = (P V) / r` for a row sum :math:`r`.
+
+    ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
+    validated (or ``None``). Returns the context ``(..., L, d_v)`` and, if ``return_weights``,
+    the weights ``(..., L, S)`` (else ``None``), both in the working dtype.
+    """
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    mask_batch = () if mask is None else mask.shape[:-2]
+    scores_batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], mask_batch)
+    batch = np.broadcast_shapes(scores_batch, v.shape[:-2])
+    context = np.empty((*batch, n_queries, v.shape[-1]), dtype=q.dtype)
+    weights = np.zeros((*scores_batch, n_queries, n_keys), q.dtype) if return_weights else None
+    # Scaling the queries costs L*d operations; scaling the scores would cost L*S.
+    q_scaled = q * scale
+
+    step = rows_per_block(n_queries, math.prod(scores_batch) * n_keys)
+    for rows in block_slices(n_queries, step):
+        keys = slice(0, visible_keys(rows, n_keys, is_causal))
+        scores = scores_block(q_scaled[..., rows, :], k[..., keys, :])
+        scores = hide(scores, causal_block(rows, keys) if is_causal else None)
+        scores = hide(scores, None if mask is None else mask_block(mask, rows, keys))
+        totals = nonzero(exp_shifted_(scores, safe_row_max(scores)))
+        block_context = np.matmul(scores, v[..., keys, :], out=context[..., rows, :])
+        block_context /= totals
+        if weights is not None:
+            np.divide(scores, totals, out=weights[..., rows, keys])
+    return context, weights
