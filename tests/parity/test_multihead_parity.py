@@ -133,3 +133,18 @@ def test_a_query_with_no_key_gives_zeros_here_and_nan_in_torch():
     np.testing.assert_allclose(out[0], out_t[0], rtol=0, atol=ATOL)
     np.testing.assert_array_equal(out[1], 0.0)
     assert np.isnan(out_t[1]).all()  # PyTorch 2.13's module: NaN where we return zeros
+
+
+def test_functional_sdpa_also_gives_zeros_for_a_query_with_no_key():
+    from simple_attention import scaled_dot_product_attention
+
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((3, 4, 3))
+    keep = causal_mask(4)
+    keep[1] = False
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(a) for a in (q, k, v)), attn_mask=torch.from_numpy(keep)
+    ).numpy()
+    ours = scaled_dot_product_attention(q, k, v, mask=keep)
+    np.testing.assert_array_equal(expected[1], 0.0)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=ATOL)
