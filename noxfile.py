@@ -31,6 +31,23 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def parity(session: nox.Session) -> None:
+    """Compare outputs and gradients with PyTorch autograd (optional, not run by default).
+
+    Installs the CPU build of ``torch==2.13.0`` and runs ``tests/parity``. Without PyTorch those
+    tests skip themselves, so the plain ``tests`` session stays free of it.
+    """
+    install(session, "test")
+    session.install("torch==2.13.0")
+    session.run(
+        "pytest",
+        "tests/parity",
+        *session.posargs,
+        env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+    )
+
+
+@nox.session
 def examples(session: nox.Session) -> None:
     """Run every gallery example as a plain script (headless), with its run time."""
     install(session, extras="[plot]")
