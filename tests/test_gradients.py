@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simple_attention import (
     Embedding,
@@ -477,3 +479,25 @@ def test_model_gradient_causal(rng):
     model = TinyAttentionModel(vocab_size=5, max_len=4, d_model=3, rng=rng)
     errors = gradcheck_layer(model, np.array([[0, 1, 4], [2, 3, 3]]), rng=rng, is_causal=True)
     assert max(errors.values()) < MAX_ERROR, errors
+
+
+# --- property: any shape, any boolean mask ---------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    n_queries=st.integers(1, 4),
+    n_keys=st.integers(1, 5),
+    d_k=st.integers(1, 3),
+    d_v=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+    with_mask=st.booleans(),
+)
+def test_sdpa_gradient_property(batch, n_queries, n_keys, d_k, d_v, seed, with_mask):
+    rng = np.random.default_rng(seed)
+    q, k, v = qkv(rng, tuple(batch), n_queries, n_keys, d_k, d_v)
+    kwargs = {}
+    if with_mask:
+        kwargs["mask"] = rng.random((n_queries, n_keys)) < 0.7  # some rows may be fully blocked
+    assert sdpa_check(q, k, v, rng, **kwargs) < MAX_ERROR
