@@ -398,6 +398,7 @@ html_theme = "sphinx_book_theme"
 html_title = "simple-attention"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
+html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None
 # Without a default, a reader's first visit logs "invalid theme mode"; "auto" follows the
 # reader's light or dark system setting.
@@ -419,3 +420,6 @@ html_theme_options = {
 def setup(app):  # type: ignore[no-untyped-def]
     """Project-specific hooks."""
     app.connect("missing-reference", listed_attribute)
+    # MathJax on every page, not only on pages with formulas of their own: the navigation shows
+    # every page's title, and a title may hold a formula ("Why divide by sqrt(d_k)?").
+    app.set_html_assets_policy("always")
