@@ -143,6 +143,14 @@ def gradcheck(
     --------
     gradcheck_layer : the same for a layer, its input and each of its parameters.
 
+    Notes
+    -----
+    Central differences are accurate to about ``1e-10`` in absolute terms for outputs of size
+    one (rounding error of the loss divided by ``2 * eps``). A gradient that is itself tiny,
+    because the function barely depends on an input (attention over values that nearly
+    coincide, for instance), is measured no better than that, so its relative error can exceed
+    ``1e-7`` although the backward pass is right. Check such cases on better-conditioned data.
+
     Examples
     --------
     >>> import numpy as np
