@@ -8,7 +8,8 @@ Playwright. A page passes when:
 * it requests nothing from any host other than the local server (such requests are blocked and
   reported) and every local request succeeds;
 * every ``<img>`` has loaded (``naturalWidth > 0``);
-* every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``);
+* every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``), and no
+  TeX command is left as plain text outside code and formulas;
 * every link to another file of the site points at a file that exists.
 
 Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
@@ -44,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Waits for MathJax, then forces lazy images to load, then reports what the checks need.
-INSPECT_PAGE = """
+INSPECT_PAGE = r"""
 async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
@@ -53,7 +54,18 @@ async () => {
   for (const img of images) img.loading = "eager";
   await Promise.all(images.map((img) => img.decode().catch(() => null)));
   const maths = Array.from(document.querySelectorAll(".math"));
+  // TeX that MathJax never saw: a backslash command in text outside code and formulas.
+  // (.onlyprint: the theme's print-only header repeats the page title as plain text.)
+  const skip = "pre, code, .pre, kbd, script, style, textarea, mjx-container, .math, .onlyprint";
+  const rawTex = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(skip) && /\\[A-Za-z]{2,}/.test(node.textContent)) {
+      rawTex.push(node.textContent.trim().slice(0, 100));
+    }
+  }
   return {
+    rawTex,
     brokenImages: images
       .filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
@@ -77,6 +89,7 @@ class PageReport:
     maths: int = 0
     typeset: int = 0
     broken_links: list[str] = field(default_factory=list)
+    raw_tex: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> dict[str, list[str]]:
@@ -87,6 +100,7 @@ class PageReport:
             "failed local requests": self.failed_requests,
             "images not loaded": self.broken_images,
             "links to missing files": self.broken_links,
+            "TeX left as text (outside any formula)": self.raw_tex,
         }
         if self.typeset < self.maths:
             found["formulas not typeset"] = [f"{self.maths - self.typeset} of {self.maths}"]
@@ -146,6 +160,7 @@ def check_page(context, origin: str, root: Path, page: str, shots: Path | None) 
     found = tab.evaluate(INSPECT_PAGE)
     report.broken_images = [str(src) for src in found["brokenImages"]]
     report.maths, report.typeset = found["maths"], found["typeset"]
+    report.raw_tex = [str(text) for text in found["rawTex"]]
     report.broken_links = sorted(
         {link for link in found["links"] if missing_target(link, origin, root)}
     )
@@ -174,15 +189,16 @@ def block_other_hosts(context, origin: str, reports: dict[str, PageReport]) -> N
 def print_table(reports: list[PageReport]) -> None:
     """A one-line summary of every page, then the details of each failure."""
     width = max(len(r.page) for r in reports)
-    header = f"{'page':<{width}}  console  external  images  maths   links  result"
+    header = f"{'page':<{width}}  console  external  images  maths  rawtex   links  result"
     print(header)
     print("-" * len(header))
     for r in reports:
         maths = f"{r.typeset}/{r.maths}" if r.maths else "-"
         result = "FAIL" if r.problems else "ok"
+        counts = [r.console_errors, r.external_requests, r.broken_images]
         print(
-            f"{r.page:<{width}}  {len(r.console_errors):>7}  {len(r.external_requests):>8}"
-            f"  {len(r.broken_images):>6}  {maths:>5}  {len(r.broken_links):>6}  {result}"
+            f"{r.page:<{width}}  {len(counts[0]):>7}  {len(counts[1]):>8}  {len(counts[2]):>6}"
+            f"  {maths:>5}  {len(r.raw_tex):>6}  {len(r.broken_links):>6}  {result}"
         )
     for r in reports:
         for name, items in r.problems.items():
