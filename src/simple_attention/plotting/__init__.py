@@ -10,6 +10,7 @@ afterwards. Pass ``ax=`` to draw into an existing subplot.
 * :func:`plot_attention_weights`: the full ``(L, S)`` attention-weight matrix;
 * :func:`plot_softmax_comparison`: what overflow does to a softmax;
 * :func:`plot_timings`: run times against sequence length, on log-log axes.
+* :func:`plot_bars`: one number per implementation (speed ratios, peak memory).
 * :func:`plot_loss_curve`: a training loss, step by step, with its running mean.
 
 ``import simple_attention`` never imports matplotlib; only this subpackage does.
@@ -25,12 +26,14 @@ except ImportError as err:
         'optional plotting extra with: pip install "simple-attention[plot]"'
     ) from err
 
+from .bars import plot_bars
 from .curves import plot_loss_curve, plot_softmax_comparison, plot_timings
 from .heatmaps import plot_attention_weights, plot_embeddings, plot_matrix
 from .vectors import plot_query_attention, plot_tokens
 
 __all__ = [
     "plot_attention_weights",
+    "plot_bars",
     "plot_embeddings",
     "plot_loss_curve",
     "plot_matrix",

@@ -1,0 +1,99 @@
+"""Bars: one number per implementation, such as a speed ratio or a peak memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._common import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_bars"]
+
+
+def plot_bars(
+    values: Mapping[str, float],
+    *,
+    ax: Axes | None = None,
+    xlabel: str = "",
+    title: str | None = None,
+    reference: float | None = None,
+    reference_label: str | None = None,
+    fmt: str = "{:.2f}",
+    log: bool = False,
+) -> Axes:
+    """Draw one horizontal bar per label, with its value written at the end of the bar.
+
+    Made for benchmark results: times relative to a reference implementation, or peak memory
+    in MiB. The first label is drawn at the top, in the order of ``values``.
+
+    Parameters
+    ----------
+    values : mapping of str to float
+        The bar lengths, by label; all finite and non-negative (positive if ``log``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default, with a height that fits the labels.
+    xlabel : str, default ""
+        The label of the value axis.
+    title : str or None, optional
+        The axes title.
+    reference : float, optional
+        Draw a dashed vertical line at this value (for example ``1.0`` for "as fast as the
+        reference", or a goal).
+    reference_label : str, optional
+        The legend entry of the reference line.
+    fmt : str, default "{:.2f}"
+        Format of the number written next to each bar.
+    log : bool, default False
+        Use a logarithmic value axis, for values that span several orders of magnitude.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on; its ``patches`` are the bars, top to bottom.
+
+    Examples
+    --------
+    >>> from simple_attention.plotting import plot_bars
+    >>> ax = plot_bars({"numpy": 1.4, "torch": 1.0}, xlabel="time / torch", reference=1.0)
+    >>> [round(bar.get_width(), 2) for bar in ax.patches]
+    [1.4, 1.0]
+    >>> [label.get_text() for label in ax.get_yticklabels()]
+    ['numpy', 'torch']
+    """
+    labels = list(values)
+    widths = np.array([float(values[label]) for label in labels])
+    if not np.isfinite(widths).all() or (widths < 0).any():
+        raise ValueError("values must be finite and non-negative")
+    if log and (widths <= 0).any():
+        raise ValueError("values must be positive on a logarithmic axis")
+    ax = new_axes(ax, width=7.0, height=0.9 + 0.45 * len(labels))
+    positions = np.arange(len(labels))[::-1]  # the first label at the top
+    ax.barh(positions, widths, color="tab:blue", alpha=0.8)
+    for y, width in zip(positions, widths, strict=True):
+        ax.annotate(
+            " " + fmt.format(width),
+            (width, y),
+            va="center",
+            ha="left",
+            fontsize="small",
+        )
+    ax.set_yticks(positions, labels)
+    if log:
+        ax.set_xscale("log")
+    # Room on the right for the numbers written after the longest bar.
+    right = widths.max(initial=1.0)
+    ax.set_xlim(right=right * (4.0 if log else 1.18))
+    if reference is not None:
+        ax.axvline(reference, color="black", ls="--", lw=1.2, label=reference_label)
+        if reference_label is not None:
+            ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if title is not None:
+        ax.set_title(title)
+    return ax
