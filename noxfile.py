@@ -6,6 +6,7 @@ the package itself (editable) plus one of its dependency groups.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -90,6 +91,34 @@ def site(session: nox.Session) -> None:
     """
     session.install(*nox.project.dependency_groups(PYPROJECT, "site"))
     session.run("python", "docs/check_site.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: same-run speed ratios and peak memory (not run by default).
+
+    Writes benchmarks/results/latest.json, which the docs read. ``nox -s bench -- --quick`` is a
+    smoke test on small sizes and writes nothing. PyTorch's fused kernel joins the comparison
+    only when asked, with ``nox -s bench -- --torch`` or ``BENCH_TORCH=1``: that installs the
+    CPU build of ``torch==2.13.0``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this
+    command alone, as they slow a current NumPy; the results record which BLAS kernel ran.
+    """
+    install(session)
+    session.install("threadpoolctl")
+    args = list(session.posargs)
+    if os.environ.get("BENCH_TORCH") == "1" and "--torch" not in args:
+        args.append("--torch")
+    if "--torch" in args:
+        session.install("torch==2.13.0")
+    else:
+        session.log("PyTorch comparison skipped: pass --torch or set BENCH_TORCH=1 to include it")
+        args.append("--no-torch")
+    session.run(
+        "python",
+        "benchmarks/bench_attention.py",
+        *args,
+        env={"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None, "MPLBACKEND": "Agg"},
+    )
 
 
 @nox.session
