@@ -35,7 +35,8 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx_gallery.gen_gallery",
-    # Ships MathJax 3 and copies it into the built site (see "Maths" below).
+    # Ships MathJax 3 and copies it into the built site (see "Maths" below). The hyphens are
+    # right: that is the name of the module the package installs.
     "sphinx-mathjax-offline",
 ]
 
@@ -55,6 +56,8 @@ exclude_patterns = [
 ]
 
 # -W turns every warning into an error and -n (nitpicky) every unresolved cross-reference.
+# Nothing needs ignoring: numpydoc links only the type words it knows (see below), the small
+# inventories below cover the outside names, and listed_attribute() handles instance attributes.
 nitpicky = True
 nitpick_ignore: list[tuple[str, str]] = []
 
@@ -96,7 +99,7 @@ sphinx_gallery_conf = {
 
 # sphinx.ext.mathjax would load MathJax from a CDN. The sphinx-mathjax-offline extension copies
 # its own MathJax 3 into _static/mathjax/ after every successful build and points mathjax_path at
-# it, so formulas typeset with no network.
+# it, so formulas typeset with no network. setup() below loads it on every page.
 
 # -- API docstrings: numpydoc -------------------------------------------------------------------
 
