@@ -10,7 +10,8 @@ Playwright. A page passes when:
 * every ``<img>`` has loaded (``naturalWidth > 0``);
 * every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``), and no
   TeX command is left as plain text outside code and formulas;
-* every link to another file of the site points at a file that exists.
+* every link to another file of the site points at a file that exists;
+* the page is no wider than the window (1280 pixels): nothing makes it scroll sideways.
 
 Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
 message saying so (exit 0), except under ``CI=true``, where a missing browser is a failure.
@@ -66,6 +67,7 @@ async () => {
   }
   return {
     rawTex,
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     brokenImages: images
       .filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
@@ -90,6 +92,7 @@ class PageReport:
     typeset: int = 0
     broken_links: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
+    overflow: int = 0
 
     @property
     def problems(self) -> dict[str, list[str]]:
@@ -102,6 +105,8 @@ class PageReport:
             "links to missing files": self.broken_links,
             "TeX left as text (outside any formula)": self.raw_tex,
         }
+        if self.overflow > 0:
+            found["page wider than the window"] = [f"by {self.overflow} px: it scrolls sideways"]
         if self.typeset < self.maths:
             found["formulas not typeset"] = [f"{self.maths - self.typeset} of {self.maths}"]
         return {name: items for name, items in found.items() if items}
@@ -161,6 +166,7 @@ def check_page(context, origin: str, root: Path, page: str, shots: Path | None) 
     report.broken_images = [str(src) for src in found["brokenImages"]]
     report.maths, report.typeset = found["maths"], found["typeset"]
     report.raw_tex = [str(text) for text in found["rawTex"]]
+    report.overflow = int(found["overflow"])
     report.broken_links = sorted(
         {link for link in found["links"] if missing_target(link, origin, root)}
     )
