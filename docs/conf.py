@@ -327,7 +327,11 @@ def data_doc(full_name: str, obj: object) -> str:
 def stub(full_name: str, obj: object) -> str:
     """The reST page of one public name."""
     module, _, short = full_name.rpartition(".")
-    title = f"{full_name}\n{'=' * len(full_name)}\n\n.. currentmodule:: {module}\n\n"
+    label = full_name.removeprefix("simple_attention.")  # the signature shows the full name
+    title = (
+        f".. rst-class:: api-page\n\n{label}\n{'=' * len(label)}\n\n"
+        f".. currentmodule:: {module}\n\n"
+    )
     if inspect.isclass(obj):
         body = f".. autoclass:: {short}\n   :members:\n   :special-members: __call__\n"
     elif callable(obj):
