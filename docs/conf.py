@@ -252,6 +252,7 @@ API_SECTIONS = {
     "layers": "Trainable weights",
     "multihead": "Multi-head attention",
     "kv_cache": "Generating with a key-value cache",
+    "chunked": "Memory-efficient attention",
     "dropout": "Dropout",
     "heads": "The output head",
     "model": "A tiny model",
