@@ -17,17 +17,10 @@ token at index 1 as the query.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simple_attention import attention_scores_loop, context_vector_loop, softmax
+from simple_attention import attention_scores_loop, context_vector_loop, seed_inputs, softmax
 from simple_attention.plotting import plot_embeddings, plot_query_attention
 
-x = np.array(
-    [
-        [0.86379499, 0.93042748, 0.82149658],
-        [0.11288872, 0.23407153, 0.26185969],
-        [0.79451453, 0.63626262, 0.39415654],
-        [0.59248056, 0.70135167, 0.51830873],
-    ]
-)
+x = seed_inputs()
 labels = ["id 72", "id 3", "id 64", "id 69"]
 query_index = 1
 query = x[query_index]

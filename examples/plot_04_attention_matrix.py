@@ -21,6 +21,7 @@ import numpy as np
 from simple_attention import (
     Embedding,
     Vocabulary,
+    seed_inputs,
     self_attention,
     self_attention_loop,
     softmax,
@@ -28,14 +29,7 @@ from simple_attention import (
 )
 from simple_attention.plotting import plot_attention_weights, plot_embeddings, plot_matrix
 
-x = np.array(
-    [
-        [0.86379499, 0.93042748, 0.82149658],
-        [0.11288872, 0.23407153, 0.26185969],
-        [0.79451453, 0.63626262, 0.39415654],
-        [0.59248056, 0.70135167, 0.51830873],
-    ]
-)
+x = seed_inputs()
 labels = ["id 72", "id 3", "id 64", "id 69"]
 
 scores = x @ x.T

@@ -24,20 +24,14 @@ import numpy as np
 from simple_attention import (
     SelfAttention,
     scaled_dot_product_attention,
+    seed_inputs,
     self_attention,
     softmax,
     softmax_backward,
 )
 from simple_attention.plotting import plot_attention_weights, plot_matrix
 
-x = np.array(
-    [
-        [0.86379499, 0.93042748, 0.82149658],
-        [0.11288872, 0.23407153, 0.26185969],
-        [0.79451453, 0.63626262, 0.39415654],
-        [0.59248056, 0.70135167, 0.51830873],
-    ]
-)
+x = seed_inputs()
 labels = ["id 72", "id 3", "id 64", "id 69"]
 
 layer = SelfAttention(d_in=3, d_out=2, rng=249)

@@ -20,7 +20,7 @@ float32 and in float64, and shows the one-line change that fixes it.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simple_attention import naive_softmax, self_attention, softmax
+from simple_attention import naive_softmax, seed_inputs, self_attention, softmax
 from simple_attention.plotting import plot_softmax_comparison
 
 for dtype in (np.float32, np.float64):
@@ -108,14 +108,7 @@ np.testing.assert_allclose(softmax(very_negative), softmax([0.0, 1.0, 2.0]))
 # the dimension too (example 5), and in float16, common on GPUs, ``exp`` overflows for any score
 # above about 11.
 
-x = np.array(
-    [
-        [0.86379499, 0.93042748, 0.82149658],
-        [0.11288872, 0.23407153, 0.26185969],
-        [0.79451453, 0.63626262, 0.39415654],
-        [0.59248056, 0.70135167, 0.51830873],
-    ]
-)
+x = seed_inputs()
 factors = np.arange(1.0, 25.0, 0.05)
 largest_score = (x @ x.T).max()
 assert round(largest_score, 2) == 2.29

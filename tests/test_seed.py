@@ -61,3 +61,10 @@ def test_seed_sandbox_value() -> None:
     first = np.exp(SEED_SCORE[0]) / np.exp(SEED_SCORE).sum()
     assert sa.softmax(SEED_SCORE)[0] == pytest.approx(first, abs=1e-15)
     assert first == pytest.approx(0.29838947615945444, abs=ATOL)
+
+
+def test_seed_inputs_is_the_published_matrix_and_a_fresh_copy() -> None:
+    x = sa.seed_inputs()
+    np.testing.assert_array_equal(x, SEED_INPUT)
+    x[0, 0] = 0.0
+    np.testing.assert_array_equal(sa.seed_inputs(), SEED_INPUT)

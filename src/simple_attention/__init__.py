@@ -3,7 +3,7 @@
 The public names follow the pipeline of the tutorial:
 
 1. tokens: :func:`sample_tokens`, :func:`tokenize`, :class:`Vocabulary`;
-2. embeddings: :func:`naive_embeddings`, :class:`Embedding`;
+2. embeddings: :func:`naive_embeddings`, :func:`seed_inputs`, :class:`Embedding`;
 3. softmax: :func:`softmax`, :func:`naive_softmax`, :func:`softmax_backward`;
 4. attention for one query with loops: :func:`attention_scores_loop`,
    :func:`context_vector_loop`, :func:`self_attention_loop`;
@@ -29,7 +29,7 @@ from .attention import (
 )
 from .chunked import chunked_attention
 from .dropout import Dropout
-from .embeddings import Embedding, naive_embeddings
+from .embeddings import Embedding, naive_embeddings, seed_inputs
 from .heads import Linear
 from .kv_cache import KVCache, causal_mask_bottom_right
 from .layers import SelfAttention
@@ -80,6 +80,7 @@ __all__ = [
     "sample_tokens",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
+    "seed_inputs",
     "self_attention",
     "self_attention_loop",
     "sinusoidal_positions",

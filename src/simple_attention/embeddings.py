@@ -14,7 +14,7 @@ import numpy.typing as npt
 from ._validation import as_rng, check_positive_int
 from .layers import Layer
 
-__all__ = ["Embedding", "naive_embeddings"]
+__all__ = ["Embedding", "naive_embeddings", "seed_inputs"]
 
 
 def naive_embeddings(
@@ -54,6 +54,41 @@ def naive_embeddings(
     n_tokens = check_positive_int(n_tokens, "n_tokens", allow_zero=True)
     dim = check_positive_int(dim, "dim")
     return as_rng(rng).random((n_tokens, dim))
+
+
+def seed_inputs() -> np.ndarray:
+    r"""The four embedding vectors of the notebook this project grew from.
+
+    The notebook "A simple attention mechanism" drew these with naive embeddings (uniform in
+    :math:`[0, 1)`) for four sampled token ids, and printed every step of its attention
+    computation. Every tutorial page starts from them, so that its numbers can be checked
+    against that notebook: with query 1, the scores are ``[0.5304, 0.1361, 0.3418, 0.3668]``.
+
+    Returns
+    -------
+    ndarray of float64, shape (4, 3)
+        A fresh copy each time (changing it changes nothing else).
+
+    Examples
+    --------
+    >>> from simple_attention import attention_scores_loop, seed_inputs
+    >>> x = seed_inputs()
+    >>> x
+    array([[0.86379499, 0.93042748, 0.82149658],
+           [0.11288872, 0.23407153, 0.26185969],
+           [0.79451453, 0.63626262, 0.39415654],
+           [0.59248056, 0.70135167, 0.51830873]])
+    >>> attention_scores_loop(x, x[1])
+    array([0.53041613, 0.13610384, 0.3418364 , 0.36677499])
+    """
+    return np.array(
+        [
+            [0.86379499, 0.93042748, 0.82149658],
+            [0.11288872, 0.23407153, 0.26185969],
+            [0.79451453, 0.63626262, 0.39415654],
+            [0.59248056, 0.70135167, 0.51830873],
+        ]
+    )
 
 
 class Embedding(Layer):
