@@ -427,13 +427,13 @@ def scaled_dot_product_attention_backward(
     grad_query = (grad_scores @ k) * scale
     grad_key = (np.swapaxes(grad_scores, -1, -2) @ q) * scale
     return (
-        _sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
-        _sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
-        _sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
+        sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
+        sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
+        sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
     )
 
 
-def _sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Undo broadcasting: sum ``grad`` over the dimensions that ``shape`` was stretched along.
 
     An input used for many (batch, head) slices receives the sum of their gradients.

@@ -25,7 +25,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ._validation import as_float_array, as_rng, check_positive_int, working_dtype
-from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from .attention import (
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+    sum_to_shape,
+)
 from .dropout import Dropout
 from .kv_cache import KVCache, causal_mask_bottom_right
 from .layers import Layer, _sum_outer
@@ -72,17 +76,6 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
     """
     swapped = np.swapaxes(x, -2, -3)
     return swapped.reshape(*swapped.shape[:-2], -1)
-
-
-def _sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the dimensions it was broadcast along to reach it from ``shape``."""
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
 
 
 class MultiHeadAttention(Layer):
@@ -341,9 +334,9 @@ class MultiHeadAttention(Layer):
         grad_query = (grad_scores @ key) * scale
         grad_key = (np.swapaxes(grad_scores, -1, -2) @ query) * scale
         return (
-            _sum_to_shape(grad_query, query.shape),
-            _sum_to_shape(grad_key, key.shape),
-            _sum_to_shape(grad_value, value.shape),
+            sum_to_shape(grad_query, query.shape),
+            sum_to_shape(grad_key, key.shape),
+            sum_to_shape(grad_value, value.shape),
         )
 
     def decode_step(self, x_new: npt.ArrayLike, cache: KVCache) -> np.ndarray:
