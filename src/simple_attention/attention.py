@@ -17,15 +17,15 @@ from typing import Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from ._blocks import attend_by_query_blocks
 from ._validation import (
     as_float_array,
-    check_finite_scores,
     check_same_dtype,
     check_scale,
     working_dtype,
 )
-from .masks import apply_mask, causal_mask, check_mask
-from .softmax import softmax_backward, stable_softmax
+from .masks import check_mask
+from .softmax import softmax_backward
 
 __all__ = [
     "check_qkv",
@@ -172,9 +172,18 @@ def scaled_dot_product_attention(
     --------
     self_attention : the seed's unscaled version, with the inputs as queries, keys and values.
     causal_mask : the mask behind ``is_causal``.
+    simple_attention.chunked_attention : the same result in O(n) memory, keys in blocks too.
 
     Notes
     -----
+    The scores are computed for a block of queries at a time (about a million scores per
+    block, one (batch, head) slice at a time for large inputs), turned into exponentials in
+    place, multiplied by the values, and only then divided by their row sums, which gives the
+    same numbers as normalising the weights first. No ``(L, S)`` array is allocated unless
+    ``return_weights`` asks for the weights. With ``is_causal``, the keys a block of queries
+    cannot see are skipped. :func:`~simple_attention.chunked_attention` also splits the keys
+    into blocks, for memory that does not grow with ``S``.
+
     float16 inputs are computed in float32 and the results cast back to float16.
 
     Examples
@@ -207,29 +216,20 @@ def scaled_dot_product_attention(
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
-    if is_causal:
-        if mask is not None:
-            raise ValueError(
-                "pass either mask= or is_causal=True, not both; combine them yourself with "
-                "causal_mask(n_queries, n_keys) & mask"
-            )
-        mask = causal_mask(n_queries, n_keys)
+    if is_causal and mask is not None:
+        raise ValueError(
+            "pass either mask= or is_causal=True, not both; combine them yourself with "
+            "causal_mask(n_queries, n_keys) & mask"
+        )
     mask_arr = None if mask is None else check_mask(mask, scores_shape)
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        # Scaling the queries costs L*d operations; scaling the scores would cost L*S.
-        scores = (q * scale) @ np.swapaxes(k, -1, -2)
-    check_finite_scores(scores)
-    if mask_arr is not None:
-        scores = apply_mask(scores, mask_arr)
-        if np.isposinf(scores).any():
-            raise FloatingPointError(
-                f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
-            )
-    weights = stable_softmax(scores, axis=-1)
-    context = weights @ v
+    # Blocks of queries against the keys they may see: no (L, S) temporary, and causal
+    # attention skips the keys above the diagonal instead of computing and then masking them.
+    context, weights = attend_by_query_blocks(
+        q, k, v, scale, mask_arr, is_causal=is_causal, return_weights=return_weights
+    )
     context = context.astype(out_dtype, copy=False)
-    if return_weights:
+    if weights is not None:
         return context, weights.astype(out_dtype, copy=False)
     return context
 
