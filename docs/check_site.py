@@ -11,7 +11,7 @@ Playwright. A page passes when:
 * every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``), and no
   TeX command is left as plain text outside code and formulas;
 * every link to another file of the site points at a file that exists;
-* the page is no wider than the window (1280 pixels): nothing makes it scroll sideways.
+* nothing makes the page scroll sideways, in a desktop window (1280 pixels) or on a phone (400).
 
 Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
 message saying so (exit 0), except under ``CI=true``, where a missing browser is a failure.
@@ -45,6 +45,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-sync",
 ]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 400, "height": 800}
+WIDTH_EXCESS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 # Waits for MathJax, then forces lazy images to load, then reports what the checks need.
 INSPECT_PAGE = r"""
 async () => {
@@ -92,7 +95,7 @@ class PageReport:
     typeset: int = 0
     broken_links: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
-    overflow: int = 0
+    overflow: dict[int, int] = field(default_factory=dict)  # window width -> excess, in px
 
     @property
     def problems(self) -> dict[str, list[str]]:
@@ -105,8 +108,13 @@ class PageReport:
             "links to missing files": self.broken_links,
             "TeX left as text (outside any formula)": self.raw_tex,
         }
-        if self.overflow > 0:
-            found["page wider than the window"] = [f"by {self.overflow} px: it scrolls sideways"]
+        too_wide = [
+            f"{excess} px too wide in a {width} px window"
+            for width, excess in self.overflow.items()
+            if excess > 0
+        ]
+        if too_wide:
+            found["page scrolls sideways"] = too_wide
         if self.typeset < self.maths:
             found["formulas not typeset"] = [f"{self.maths - self.typeset} of {self.maths}"]
         return {name: items for name, items in found.items() if items}
@@ -166,12 +174,15 @@ def check_page(context, origin: str, root: Path, page: str, shots: Path | None) 
     report.broken_images = [str(src) for src in found["brokenImages"]]
     report.maths, report.typeset = found["maths"], found["typeset"]
     report.raw_tex = [str(text) for text in found["rawTex"]]
-    report.overflow = int(found["overflow"])
+    report.overflow[DESKTOP["width"]] = int(found["overflow"])
     report.broken_links = sorted(
         {link for link in found["links"] if missing_target(link, origin, root)}
     )
     if shots is not None:
         tab.screenshot(path=shots / (page.replace("/", "__") + ".png"), full_page=True)
+    # The same page on a phone: the layout changes, and nothing may stick out there either.
+    tab.set_viewport_size(PHONE)
+    report.overflow[PHONE["width"]] = int(tab.evaluate(WIDTH_EXCESS))
     tab.close()
     return report
 
@@ -195,7 +206,7 @@ def block_other_hosts(context, origin: str, reports: dict[str, PageReport]) -> N
 def print_table(reports: list[PageReport]) -> None:
     """A one-line summary of every page, then the details of each failure."""
     width = max(len(r.page) for r in reports)
-    header = f"{'page':<{width}}  console  external  images  maths  rawtex   links  result"
+    header = f"{'page':<{width}}  console  external  images  maths  rawtex   links  wide  result"
     print(header)
     print("-" * len(header))
     for r in reports:
@@ -204,7 +215,8 @@ def print_table(reports: list[PageReport]) -> None:
         counts = [r.console_errors, r.external_requests, r.broken_images]
         print(
             f"{r.page:<{width}}  {len(counts[0]):>7}  {len(counts[1]):>8}  {len(counts[2]):>6}"
-            f"  {maths:>5}  {len(r.raw_tex):>6}  {len(r.broken_links):>6}  {result}"
+            f"  {maths:>5}  {len(r.raw_tex):>6}  {len(r.broken_links):>6}"
+            f"  {sum(excess > 0 for excess in r.overflow.values()):>4}  {result}"
         )
     for r in reports:
         for name, items in r.problems.items():
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 executable_path=chromium,
                 headless=True,
                 args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 900},
+                viewport=DESKTOP,
             )
             block_other_hosts(context, origin, reports)
             for page in pages:
