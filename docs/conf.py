@@ -281,7 +281,10 @@ def section_of(name: str, obj: object, modules: dict[str, ModuleType]) -> str:
     if inspect.isclass(obj) or inspect.isroutine(obj):
         return obj.__module__.split(".")[1]
     # A constant carries no __module__ of its own: look for the module that binds the name.
-    return next(short for short, mod in modules.items() if vars(mod).get(name, None) is obj)
+    for short, mod in modules.items():
+        if vars(mod).get(name, None) is obj:
+            return short
+    raise ValueError(f"simple_attention.{name}: no public module defines it, so it has no section")
 
 
 def api_groups() -> dict[str, list[tuple[str, object]]]:
@@ -289,6 +292,8 @@ def api_groups() -> dict[str, list[tuple[str, object]]]:
     modules = public_modules()
     groups: dict[str, list[tuple[str, object]]] = {}
     top_level = {name: getattr(simple_attention, name) for name in simple_attention.__all__}
+    # A submodule listed in __all__ is documented through its own names, not as one entry.
+    top_level = {name: obj for name, obj in top_level.items() if not inspect.ismodule(obj)}
     for name, obj in top_level.items():
         section = section_of(name, obj, modules)
         groups.setdefault(section, []).append((f"simple_attention.{name}", obj))
