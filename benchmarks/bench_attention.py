@@ -226,20 +226,21 @@ def breakdown(size: dict[str, Any]) -> dict[str, Any]:
         q_scaled = q * scale
         context = np.empty_like(q)
         lap("scale queries")
-        for rows in _blocks.block_slices(n, _blocks.rows_per_block(n, h * n)):
-            scores = _blocks.scores_block(q_scaled[..., rows, :], k)
-            lap("scores q k^T")
-            shift = _blocks.safe_row_max(scores)
-            lap("row max")
-            np.subtract(scores, shift, out=scores)
-            np.exp(scores, out=scores)
-            lap("subtract, exp")
-            totals = _blocks.nonzero(scores.sum(axis=-1, keepdims=True))
-            lap("row sum")
-            block = np.matmul(scores, v, out=context[..., rows, :])
-            lap("weights v")
-            block /= totals
-            lap("divide")
+        for head in range(h):  # one (batch, head) slice at a time, as the library does
+            for rows in _blocks.block_slices(n, _blocks.rows_per_block(n, n)):
+                scores = _blocks.scores_block(q_scaled[head, rows], k[head])
+                lap("scores q k^T")
+                shift = _blocks.safe_row_max(scores)
+                lap("row max")
+                np.subtract(scores, shift, out=scores)
+                np.exp(scores, out=scores)
+                lap("subtract, exp")
+                totals = _blocks.nonzero(scores.sum(axis=-1, keepdims=True))
+                lap("row sum")
+                block = np.matmul(scores, v[head], out=context[head, rows])
+                lap("weights v")
+                block /= totals
+                lap("divide")
         for s in steps:
             runs[s].append(spent[s])
     medians = {s: statistics.median(runs[s][1:]) for s in steps}
@@ -440,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="results file (default: benchmarks/results/latest.json; none for --quick)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS and PyTorch threads (needs threadpoolctl; default: BLAS's)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--memory-n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--d", type=int, help=argparse.SUPPRESS)
@@ -450,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     size = QUICK if args.quick else FULL
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads, user_api="blas")
     pools = thread_info()
     torch = None if args.no_torch else load_torch(pools)
     if args.torch and torch is None:

