@@ -103,6 +103,10 @@ class Vocabulary:
         Every token, indexed by its id.
     token_to_id : dict of str to int
         The inverse of ``tokens``.
+    pad_id : int
+        The id of :data:`PAD`, always 0.
+    unk_id : int
+        The id of :data:`UNK`, always 1; :meth:`encode` gives it to every unknown word.
 
     See Also
     --------
