@@ -23,9 +23,9 @@ __all__ = [
     "attend_block",
     "attend_by_query_blocks",
     "block_slices",
-    "causal_block",
     "exp_shifted_",
     "hide",
+    "hide_future_",
     "mask_block",
     "nonzero",
     "rows_per_block",
@@ -84,12 +84,19 @@ def mask_block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return as_2d[..., row_part, col_part]
 
 
-def causal_block(rows: slice, cols: slice) -> np.ndarray | None:
-    """Boolean mask (``True`` = may attend) of a causal block, ``None`` if all of it is visible."""
-    if cols.stop - 1 <= rows.start:
-        return None  # entirely on or below the diagonal
-    n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
-    return np.tri(n_rows, n_cols, k=rows.start - cols.start, dtype=bool)
+def hide_future_(scores: np.ndarray, rows: slice, cols: slice) -> None:
+    """Causal mask in place: ``-inf`` where key ``j`` comes after query ``i`` (top-left aligned).
+
+    Only the columns that some query of the block may not see are touched: for a block of
+    queries against all earlier keys, that is a square at the diagonal, not the whole block.
+    """
+    offset = rows.start - cols.start  # query r of the block sees the columns c <= r + offset
+    first = max(offset + 1, 0)  # the columns before this one are visible to every query
+    if first >= scores.shape[-1]:
+        return
+    tail = scores[..., first:]
+    visible = np.tri(tail.shape[-2], tail.shape[-1], k=offset - first, dtype=bool)
+    np.copyto(tail, -np.inf, where=~visible)
 
 
 def hide(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -179,12 +186,12 @@ def attend_by_query_blocks(
         step = rows_per_block(n_queries, item.size * n_keys)
         for rows in block_slices(n_queries, step):
             keys = slice(0, visible_keys(rows, n_keys, is_causal))
-            causal = causal_block(rows, keys) if is_causal else None
             attend_block(
                 item.of(q_scaled)[..., rows, :],
                 item.of(k)[..., keys, :],
                 item.of(v)[..., keys, :],
-                causal if mask is None else mask_block(item.of(mask), rows, keys),
+                None if mask is None else mask_block(item.of(mask), rows, keys),
+                (rows, keys) if is_causal else None,
                 item.of(context)[..., rows, :],
                 None if weights is None else item.of(weights)[..., rows, keys],
             )
@@ -196,15 +203,19 @@ def attend_block(
     k_block: np.ndarray,
     v_block: np.ndarray,
     mask: np.ndarray | None,
+    causal: tuple[slice, slice] | None,
     context: np.ndarray,
     weights: np.ndarray | None,
 ) -> None:
     """Attention of one block of queries, written into the views ``context`` and ``weights``.
 
-    The block of scores is the only large array, and it dies when the function returns, before
-    the next block is allocated.
+    ``mask`` is the block of a validated mask; ``causal`` the (queries, keys) position of the
+    block for causal attention. The block of scores is the only large array, and it dies when
+    the function returns, before the next block is allocated.
     """
     scores = hide(scores_block(q_block, k_block), mask)
+    if causal is not None:
+        hide_future_(scores, *causal)
     totals = nonzero(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
     np.matmul(scores, v_block, out=context)
     context /= totals

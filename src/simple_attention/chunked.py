@@ -14,9 +14,9 @@ import numpy.typing as npt
 
 from ._blocks import (
     block_slices,
-    causal_block,
     exp_shifted_,
     hide,
+    hide_future_,
     mask_block,
     nonzero,
     scores_block,
@@ -196,7 +196,8 @@ def _attend_one_query_block(
     n_visible = visible_keys(rows, k.shape[-2], is_causal)
     for cols in block_slices(k.shape[-2], block_size, stop=n_visible):
         scores = scores_block(q_block, k[..., cols, :])
-        scores = hide(scores, causal_block(rows, cols) if is_causal else None)
+        if is_causal:
+            hide_future_(scores, rows, cols)
         scores = hide(scores, None if mask is None else mask_block(mask, rows, cols))
         new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
         shift = zero_if_blocked(new_max)  # 0 while every key so far is blocked
