@@ -64,6 +64,13 @@ QUICK = {
     "loop_repeats": 2,
     "memory_n": 512,
 }
+ORDER = [
+    "matmul floor",
+    "textbook numpy",
+    "scaled_dot_product_attention",
+    "chunked_attention",
+    "torch fused",
+]
 GOALS = {"sdpa_vs_torch": 1.3, "chunked_memory_mib": 32.0, "loops_speedup": 100.0}
 
 
@@ -151,16 +158,28 @@ def headline(size: dict[str, Any], torch: Any) -> dict[str, Any]:
     flops = 4 * h * n * n * d  # the two matrix products of full attention
     out: dict[str, Any] = {"heads": h, "n": n, "d": d, "dtype": "float32", "matmul_flops": flops}
     for mode in ("full", "causal"):
-        times = interleaved(variants(q, k, v, mode == "causal", torch), size["repeats"])
-        result = summarise(times, "matmul floor")
-        if torch is not None:
-            for name in result:
-                result[name]["ratio_to_torch"] = (
-                    result[name]["median_s"] / result["torch fused"]["median_s"]
-                )
-        out[mode] = result
+        fns = variants(q, k, v, mode == "causal", torch)
+        textbook = fns.pop("textbook numpy")
+        result = with_torch_ratio(summarise(interleaved(fns, size["repeats"]), "matmul floor"))
+        # The textbook version maps and frees half a gigabyte per call, which slows down
+        # whatever runs right after it. It takes turns with the references in a round of its
+        # own, and its ratios come from that round.
+        references = {name: fns[name] for name in ("matmul floor", "torch fused") if name in fns}
+        own_round = interleaved({"textbook numpy": textbook, **references}, size["repeats"])
+        result["textbook numpy"] = with_torch_ratio(summarise(own_round, "matmul floor"))[
+            "textbook numpy"
+        ]
+        out[mode] = {name: result[name] for name in ORDER if name in result}
     out["matmul_gflops"] = flops / out["full"]["matmul floor"]["median_s"] / 1e9
     return out
+
+
+def with_torch_ratio(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add each median's ratio to PyTorch's, when PyTorch took part."""
+    if "torch fused" in result:
+        for entry in result.values():
+            entry["ratio_to_torch"] = entry["median_s"] / result["torch fused"]["median_s"]
+    return result
 
 
 def sweep(size: dict[str, Any], torch: Any) -> dict[str, Any]:
