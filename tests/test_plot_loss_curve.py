@@ -39,8 +39,10 @@ def test_linear_scale_allows_zero_and_log_scale_refuses_it():
 
 
 def test_rejects_bad_window_and_shape():
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match="window must be positive"):
         plot_loss_curve([1.0, 2.0], window=0)
+    with pytest.raises(TypeError, match="window must be an integer"):
+        plot_loss_curve([1.0, 2.0], window=2.5)
     with pytest.raises(ValueError, match="1-D"):
         plot_loss_curve(np.ones((2, 2)))
 

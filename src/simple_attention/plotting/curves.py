@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.ticker import NullLocator
 
+from .._validation import check_positive_int
 from ._common import as_plot_array, new_axes
 
 if TYPE_CHECKING:
@@ -220,8 +221,7 @@ def plot_loss_curve(
     'log'
     """
     y = as_plot_array(losses, "losses", ndim=1)
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
+    window = check_positive_int(window, "window")
     if log_scale and (y <= 0).any():
         raise ValueError("losses must all be positive on a logarithmic axis; pass log_scale=False")
     steps = np.arange(1, y.size + 1)
