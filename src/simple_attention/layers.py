@@ -98,6 +98,25 @@ class Layer:
             )
         return self._cache
 
+    def _check_input(self, x: npt.ArrayLike, n_features: int, size_name: str) -> np.ndarray:
+        """Validate ``x`` of shape ``(..., n_tokens, n_features)`` and the parameters.
+
+        Returns ``x`` as a float array. Every parameter is checked too: a training run that
+        diverged to NaN must fail here, naming the parameter, not produce NaN silently.
+        """
+        x_arr = as_float_array(x, "x")
+        if x_arr.ndim < 2:
+            raise ValueError(
+                f"x must be at least 2-D (..., n_tokens, {size_name}), got shape {x_arr.shape}"
+            )
+        if x_arr.shape[-1] != n_features:
+            raise ValueError(
+                f"x has {x_arr.shape[-1]} features but the layer expects {size_name}={n_features}"
+            )
+        for name, W in self.params.items():
+            as_float_array(W, name)
+        return x_arr
+
     def _grad_out(self, grad_out: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
         """Validate the upstream gradient against the shape of the last output."""
         g = as_float_array(grad_out, "grad_out")
@@ -215,17 +234,7 @@ class SelfAttention(Layer):
         ``mask`` and ``is_causal`` work as in :func:`scaled_dot_product_attention`. The result
         has the dtype of ``x`` (the parameters are cast to it).
         """
-        x_arr = as_float_array(x, "x")
-        if x_arr.ndim < 2:
-            raise ValueError(
-                f"x must be at least 2-D (..., n_tokens, d_in), got shape {x_arr.shape}"
-            )
-        if x_arr.shape[-1] != self.d_in:
-            raise ValueError(
-                f"x has {x_arr.shape[-1]} features but the layer expects d_in={self.d_in}"
-            )
-        for name, W in self.params.items():
-            as_float_array(W, name)  # a diverged training run must not pass silently
+        x_arr = self._check_input(x, self.d_in, "d_in")
         work = working_dtype(x_arr.dtype)
         xw = x_arr.astype(work, copy=False)
         query = xw @ self.W_query.astype(work, copy=False)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_positive_int, working_dtype
+from ._validation import as_rng, check_positive_int, working_dtype
 from .attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
@@ -220,20 +220,6 @@ class MultiHeadAttention(Layer):
         """Switch to evaluation mode, in which no weight is dropped; return self."""
         return self.train(False)
 
-    def _check_input(self, x: npt.ArrayLike) -> np.ndarray:
-        x_arr = as_float_array(x, "x")
-        if x_arr.ndim < 2:
-            raise ValueError(
-                f"x must be at least 2-D (..., n_tokens, d_model), got shape {x_arr.shape}"
-            )
-        if x_arr.shape[-1] != self.d_model:
-            raise ValueError(
-                f"x has {x_arr.shape[-1]} features but the layer expects d_model={self.d_model}"
-            )
-        for name, W in self.params.items():
-            as_float_array(W, name)  # a diverged training run must not pass silently
-        return x_arr
-
     def _project(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x @ W`` for the parameter ``name``, split into heads."""
         return split_heads(x @ self.params[name].astype(x.dtype, copy=False), self.n_heads)
@@ -250,7 +236,7 @@ class MultiHeadAttention(Layer):
         to ``(B, 1, 1, n)`` first (:func:`~simple_attention.key_padding_mask` does it). The
         result has the dtype of ``x``.
         """
-        x_arr = self._check_input(x)
+        x_arr = self._check_input(x, self.d_model, "d_model")
         xw = x_arr.astype(working_dtype(x_arr.dtype), copy=False)
         query, key, value = (self._project(xw, n) for n in ("W_query", "W_key", "W_value"))
         context, weights = scaled_dot_product_attention(
@@ -380,7 +366,7 @@ class MultiHeadAttention(Layer):
         """
         if not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
-        x_arr = self._check_input(x_new)
+        x_arr = self._check_input(x_new, self.d_model, "d_model")
         xw = x_arr.astype(working_dtype(x_arr.dtype), copy=False)
         query, key, value = (self._project(xw, n) for n in ("W_query", "W_key", "W_value"))
         keys, values = cache.append(key, value)
