@@ -422,15 +422,27 @@ def scaled_dot_product_attention_backward(
 
     w = np.broadcast_to(w, (*batch, n_queries, n_keys))
     grad_value = np.swapaxes(w, -1, -2) @ g
-    grad_weights = g @ np.swapaxes(v, -1, -2)
-    grad_scores = softmax_backward(w, grad_weights)
-    grad_query = (grad_scores @ k) * scale
-    grad_key = (np.swapaxes(grad_scores, -1, -2) @ q) * scale
+    grad_query, grad_key = backward_through_scores(g @ np.swapaxes(v, -1, -2), w, q, k, scale)
     return (
         sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
         sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
         sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
     )
+
+
+def backward_through_scores(
+    grad_weights: np.ndarray, weights: np.ndarray, q: np.ndarray, k: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""dL/dQ and dL/dK from dL/dW, through :math:`W = \operatorname{softmax}(s\,QK^\top + M)`.
+
+    The part of the backward pass shared by every variant of attention (with or without
+    dropout applied to :math:`W` afterwards). Nothing is validated or summed over broadcast
+    dimensions here; the callers do both.
+    """
+    grad_scores = softmax_backward(weights, grad_weights)
+    grad_query = (grad_scores @ k) * scale
+    grad_key = (np.swapaxes(grad_scores, -1, -2) @ q) * scale
+    return grad_query, grad_key
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from ._validation import as_rng, check_positive_int, working_dtype
 from .attention import (
+    backward_through_scores,
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
     sum_to_shape,
@@ -33,7 +34,6 @@ from .attention import (
 from .dropout import Dropout
 from .kv_cache import KVCache, causal_mask_bottom_right
 from .layers import Layer, _sum_outer
-from .softmax import softmax_backward
 
 __all__ = ["MultiHeadAttention", "merge_heads", "split_heads"]
 
@@ -315,10 +315,9 @@ class MultiHeadAttention(Layer):
         weights = np.broadcast_to(saved["weights"], dropped.shape)
         grad_value = np.swapaxes(dropped, -1, -2) @ grad_context
         grad_weights = self.dropout.backward(grad_context @ np.swapaxes(value, -1, -2))
-        grad_scores = softmax_backward(weights, grad_weights)
-        scale = 1.0 / math.sqrt(self.d_head)
-        grad_query = (grad_scores @ key) * scale
-        grad_key = (np.swapaxes(grad_scores, -1, -2) @ query) * scale
+        grad_query, grad_key = backward_through_scores(
+            grad_weights, weights, query, key, 1.0 / math.sqrt(self.d_head)
+        )
         return (
             sum_to_shape(grad_query, query.shape),
             sum_to_shape(grad_key, key.shape),
