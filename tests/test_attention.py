@@ -9,21 +9,10 @@ import pytest
 
 from simple_attention import causal_mask, scaled_dot_product_attention, self_attention
 
+from reference import reference_attention
 from tolerances import FLOAT_DTYPES, TOLERANCES
 
 sdpa = scaled_dot_product_attention
-
-
-def reference_attention(q, k, v, mask=None, scale=None):
-    """Textbook float64 attention, written independently of the library (masks as bool)."""
-    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
-    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = q @ np.swapaxes(k, -1, -2) * scale
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = np.exp(scores - scores.max(-1, keepdims=True))
-    weights /= weights.sum(-1, keepdims=True)
-    return weights @ v, weights
 
 
 def qkv(rng: np.random.Generator, batch=(), n_q=4, n_k=5, d_k=3, d_v=2):
