@@ -18,7 +18,9 @@ __all__ = [
     "as_float_array",
     "as_rng",
     "check_finite_scores",
+    "check_flag",
     "check_positive_int",
+    "check_real",
     "check_same_dtype",
     "check_scale",
     "working_dtype",
@@ -81,14 +83,81 @@ def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> in
     return value
 
 
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite Python float inside the given range, or raise.
+
+    A Python float, not a NumPy scalar: NumPy scalars would promote float32 arrays to float64
+    (NEP 50). ``low``/``high`` bound the range, closed unless ``low_open``/``high_open`` is set.
+    Booleans are not numbers here (``True`` is a flag, never ``1.0``).
+
+    Examples
+    --------
+    >>> from simple_attention._validation import check_real
+    >>> check_real(0.5, "p", low=0.0, high=1.0, high_open=True)
+    0.5
+    >>> check_real(1.0, "p", low=0.0, high=1.0, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: p must lie in [0, 1), got 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(
+            f"{name} must {_describe_range(low, high, low_open, high_open)}, got {value}"
+        )
+    return value
+
+
+def _describe_range(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return "be finite"
+    if high is None:
+        if low == 0:
+            return "be positive and finite" if low_open else "be non-negative and finite"
+        return f"be {'>' if low_open else '>='} {low:g} and finite"
+    if low is None:
+        return f"be {'<' if high_open else '<='} {high:g}"
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    return f"lie in {left}{low:g}, {high:g}{right}"
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """Return ``value`` as a Python bool; anything but a ``bool`` or ``numpy.bool_`` raises.
+
+    A truthy string such as ``"no"`` must not silently mean ``True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention._validation import check_flag
+    >>> check_flag(np.True_, "is_causal")
+    True
+    >>> check_flag("no", "is_causal")
+    Traceback (most recent call last):
+    ...
+    TypeError: is_causal must be True or False, got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_scale(scale: Any) -> float:
     """Return ``scale`` as a finite Python float (a NumPy scalar would promote float32)."""
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise TypeError(f"scale must be a real number, got {scale!r}")
-    scale = float(scale)
-    if not math.isfinite(scale):
-        raise ValueError(f"scale must be finite, got {scale}")
-    return scale
+    return check_real(scale, "scale")
 
 
 def check_finite_scores(scores: np.ndarray) -> None:

@@ -11,14 +11,12 @@ longer sum to 1. A row sums to 1 only on average; any one draw can give more or 
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng
+from ._validation import as_float_array, as_rng, check_real
 from .layers import Layer
 
 __all__ = ["Dropout", "check_probability"]
@@ -39,12 +37,7 @@ def check_probability(p: Any, name: str = "p") -> float:
         ...
     ValueError: p must lie in [0, 1), got 1.0
     """
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1), got {p!r}")
-    p = float(p)
-    if not (math.isfinite(p) and 0.0 <= p < 1.0):
-        raise ValueError(f"{name} must lie in [0, 1), got {p}")
-    return p
+    return check_real(p, name, low=0.0, high=1.0, high_open=True)
 
 
 class Dropout(Layer):

@@ -13,12 +13,11 @@ without being told.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
+
+from ._validation import check_real
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -41,7 +40,7 @@ class Optimizer:
                 raise TypeError(f"parameter {name!r} must be a floating-point ndarray")
             if not param.flags.writeable:
                 raise ValueError(f"parameter {name!r} must be writeable (updated in place)")
-        self.lr = _check_positive_float(lr, "lr")
+        self.lr = check_real(lr, "lr", low=0.0, low_open=True)
         self.n_steps = 0
 
     def __repr__(self) -> str:
@@ -110,7 +109,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_fraction(momentum, "momentum")
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
 
     def _update(self, name: str, grad: np.ndarray) -> np.ndarray:
@@ -167,8 +166,11 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if len(betas) != 2:
             raise ValueError(f"betas must be two numbers, got {betas!r}")
-        self.betas = (_check_fraction(betas[0], "betas[0]"), _check_fraction(betas[1], "betas[1]"))
-        self.eps = _check_positive_float(eps, "eps")
+        self.betas = (
+            check_real(betas[0], "betas[0]", low=0.0, high=1.0, high_open=True),
+            check_real(betas[1], "betas[1]", low=0.0, high=1.0, high_open=True),
+        )
+        self.eps = check_real(eps, "eps", low=0.0, low_open=True)
         self.m = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.v = {name: np.zeros_like(p) for name, p in self.params.items()}
 
@@ -182,21 +184,3 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1**self.n_steps)
         v_hat = v / (1 - beta2**self.n_steps)
         return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-def _check_positive_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return value
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {value}")
-    return value
