@@ -170,7 +170,13 @@ def check_finite_scores(scores: np.ndarray) -> None:
 
 
 def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    """Turn ``rng`` (None, a seed or a Generator) into a Generator, as SPEC 7 describes."""
+    """Turn ``rng`` (None, a seed or a Generator) into a Generator.
+
+    This is the convention of Scientific Python's SPEC 7
+    (https://scientific-python.org/specs/spec-0007/): ``None`` draws fresh entropy, an integer
+    seeds a new generator, and a Generator is used as it is, so a caller can thread one
+    generator through several calls.
+    """
     if rng is not None and not isinstance(rng, (numbers.Integral, np.random.Generator)):
         raise TypeError(f"rng must be None, an int or a numpy.random.Generator, got {rng!r}")
     return np.random.default_rng(rng)
