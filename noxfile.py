@@ -6,6 +6,7 @@ the package itself (editable) plus one of its dependency groups.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -75,11 +76,15 @@ def docs(session: nox.Session) -> None:
     """
     install(session, "docs", extras="[plot]")
     start = time.perf_counter()
-    session.run(
-        *("sphinx-build", "-W", "-n", "-T", "-b", "html", "docs", "docs/_build/html"),
-        *session.posargs,
-        env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
-    )
+    # Two builds writing docs/_build at once would corrupt it: the second one waits.
+    Path("docs/_build").mkdir(parents=True, exist_ok=True)
+    with open("docs/_build/.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        session.run(
+            *("sphinx-build", "-W", "-n", "-T", "-b", "html", "docs", "docs/_build/html"),
+            *session.posargs,
+            env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+        )
     session.log(f"Site built in {time.perf_counter() - start:.0f} s: docs/_build/html/index.html")
 
 
