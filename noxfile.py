@@ -6,7 +6,6 @@ the package itself (editable) plus one of its dependency groups.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from pathlib import Path
@@ -79,7 +78,10 @@ def docs(session: nox.Session) -> None:
     # Two builds writing docs/_build at once would corrupt it: the second one waits.
     Path("docs/_build").mkdir(parents=True, exist_ok=True)
     with open("docs/_build/.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.name == "posix":
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
         session.run(
             *("sphinx-build", "-W", "-n", "-T", "-b", "html", "docs", "docs/_build/html"),
             *session.posargs,
