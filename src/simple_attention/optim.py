@@ -36,7 +36,9 @@ class Optimizer:
     def __init__(self, params: Mapping[str, np.ndarray], lr: float) -> None:
         self.params = dict(params)
         for name, param in self.params.items():
-            if not isinstance(param, np.ndarray) or not np.issubdtype(param.dtype, np.floating):
+            # Typed as ndarray, but a caller without a type checker may pass anything.
+            value: object = param
+            if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
                 raise TypeError(f"parameter {name!r} must be a floating-point ndarray")
             if not param.flags.writeable:
                 raise ValueError(f"parameter {name!r} must be writeable (updated in place)")
