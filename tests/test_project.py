@@ -1,4 +1,4 @@
-"""Checks on the project as a whole: README examples, no asserts used for validation."""
+"""Checks on the project as a whole: README examples, no asserts used for validation, packaging."""
 
 from __future__ import annotations
 
@@ -38,3 +38,8 @@ def test_public_names_have_docstrings_with_examples() -> None:
         and "Examples" not in (getattr(simple_attention, name).__doc__ or "")
     ]
     assert missing == []
+
+
+def test_package_ships_the_py_typed_marker() -> None:
+    # PEP 561: without this file, users' type checkers ignore the package's annotations.
+    assert (SOURCE / "py.typed").is_file()
