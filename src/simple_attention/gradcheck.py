@@ -18,12 +18,13 @@ lost a term entirely) could still pass.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._validation import as_rng
+from ._validation import as_float_array, as_rng, check_real
 from .layers import Layer
 
 __all__ = ["gradcheck", "gradcheck_layer", "numerical_gradient", "relative_error"]
@@ -39,16 +40,29 @@ def numerical_gradient(
     f : callable
         Takes ``x`` and returns an array (or a float) of the shape of ``grad_output``.
     x : ndarray of float64
-        The point at which to differentiate. It is changed in place, one element at a time,
-        and restored exactly afterwards; it may be a strided view.
+        The point at which to differentiate, finite. It is changed in place, one element at a
+        time, and restored exactly afterwards, also when ``f`` raises; it may be a strided view.
     grad_output : array_like
-        The upstream gradient :math:`G`.
+        The upstream gradient :math:`G`, real and finite.
     eps : float, default 1e-6
-        The step :math:`\varepsilon`.
+        The step :math:`\varepsilon`, positive and finite.
 
     Returns
     -------
     ndarray, shape of ``x``
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float64 array, or ``grad_output`` or the output of ``f`` is not real.
+    ValueError
+        If ``x`` is read-only or not finite, ``grad_output`` is not finite, ``eps`` is not a
+        positive finite number or too small to change an entry of ``x``, or ``f`` returns an
+        output whose shape is not that of ``grad_output``.
+    FloatingPointError
+        If ``f`` is not finite at a perturbed point (for example ``np.sqrt`` at 0, where it is
+        not differentiable), or the loss or the difference quotient overflows. The message names
+        the entry of ``x``.
 
     Examples
     --------
@@ -59,17 +73,84 @@ def numerical_gradient(
     array([2., 4., 6.])
     """
     _check_float64(x, "x")
-    g = np.asarray(grad_output, dtype=np.float64)
+    g = as_float_array(grad_output, "grad_output").astype(np.float64, copy=False)
+    eps = check_real(eps, "eps", low=0.0, low_open=True)
+    return _central_differences(f, x, g, eps, "x")
+
+
+def _central_differences(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, g: np.ndarray, eps: float, name: str
+) -> np.ndarray:
+    """The loop of :func:`numerical_gradient`, on checked arguments."""
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
-        original = x[idx]
-        x[idx] = original + eps
-        loss_plus = float(np.sum(g * f(x)))
-        x[idx] = original - eps
-        loss_minus = float(np.sum(g * f(x)))
-        x[idx] = original
-        grad[idx] = (loss_plus - loss_minus) / (2 * eps)
+        where = f"{name}[{', '.join(map(str, idx))}]" if idx else name
+        original = float(x[idx])
+        # Python floats: an overflow gives inf here, which is reported, instead of a warning.
+        x_plus, x_minus = original + eps, original - eps
+        if x_plus == original or x_minus == original or not math.isfinite(x_plus - x_minus):
+            raise ValueError(
+                f"eps={eps} cannot perturb {where} = {original}: x + eps or x - eps rounds to x "
+                "or overflows in float64; choose eps relative to the size of the input"
+            )
+        try:
+            x[idx] = x_plus
+            loss_plus = _loss(f, x, g, f"{where} + eps")
+            x[idx] = x_minus
+            loss_minus = _loss(f, x, g, f"{where} - eps")
+        finally:
+            x[idx] = original
+        with np.errstate(over="ignore"):
+            # A NumPy division: Python's raises OverflowError instead of giving inf.
+            slope = float(np.float64(loss_plus - loss_minus) / (2 * eps))
+        if not math.isfinite(slope):
+            raise FloatingPointError(
+                f"the finite difference for {where} overflowed float64 (eps={eps})"
+            )
+        grad[idx] = slope
     return grad
+
+
+def _loss(f: Callable[[np.ndarray], Any], x: np.ndarray, g: np.ndarray, where: str) -> float:
+    """``sum(g * f(x))`` as a float, or an error saying why it cannot be measured."""
+    out = _real_output(f(x), where)
+    if out.shape != g.shape:
+        raise ValueError(
+            f"f returned an output of shape {out.shape} at {where}, but grad_output has shape "
+            f"{g.shape}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = float(np.sum(g * out))
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"the loss sum(grad_output * f) is not finite at {where}: f is NaN or inf there "
+            "(not differentiable at this point?) or the sum overflowed"
+        )
+    return loss
+
+
+def _real_output(out: Any, where: str) -> np.ndarray:
+    arr = np.asarray(out)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"f must return real numbers, got dtype {arr.dtype} at {where}")
+    return arr
+
+
+def _check_gradient(grad: Any, name: str) -> np.ndarray:
+    """An analytic gradient as a float64 array: real, finite, or an error naming ``name``."""
+    arr = np.asarray(grad)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"the gradient for {name} must hold real numbers, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all():
+        raise FloatingPointError(
+            f"the analytic gradient for {name} contains NaN or inf; a backward pass must give "
+            "finite gradients at a point where the function is differentiable"
+        )
+    return arr.astype(np.float64, copy=False)
 
 
 def relative_error(analytic: Any, numeric: Any) -> float:
@@ -81,6 +162,14 @@ def relative_error(analytic: Any, numeric: Any) -> float:
     (correctly) almost zero from turning rounding noise into a large relative error. Two
     gradients that are both exactly zero have error 0.
 
+    Raises
+    ------
+    TypeError
+        If a gradient holds booleans, complex numbers or anything else that is not real.
+    ValueError
+        If a gradient contains NaN or inf (the error would be meaningless), or the shapes
+        differ.
+
     Examples
     --------
     >>> from simple_attention.gradcheck import relative_error
@@ -89,8 +178,8 @@ def relative_error(analytic: Any, numeric: Any) -> float:
     >>> relative_error([0.0, 0.0], [0.0, 0.0])
     0.0
     """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
+    a = as_float_array(analytic, "analytic").astype(np.float64, copy=False)
+    n = as_float_array(numeric, "numeric").astype(np.float64, copy=False)
     if a.shape != n.shape:
         raise ValueError(f"gradients of shapes {a.shape} and {n.shape} cannot be compared")
     if a.size == 0:
@@ -98,7 +187,13 @@ def relative_error(analytic: Any, numeric: Any) -> float:
     scale = max(np.abs(a).max(), np.abs(n).max())
     if scale == 0:
         return 0.0
-    return float(np.abs(a - n).max() / scale)
+    with np.errstate(over="ignore"):
+        difference = np.abs(a - n).max()
+    if not np.isfinite(difference):
+        # Entries near the float64 limit with opposite signs: halving is exact, and the
+        # halves cannot overflow.
+        return float(np.abs(a / 2 - n / 2).max() / (scale / 2))
+    return float(difference / scale)
 
 
 def gradcheck(
@@ -116,13 +211,14 @@ def gradcheck(
     f : callable
         ``f(*inputs)`` returns the output (an array or a float).
     backward : callable
-        ``backward(grad_output, *inputs)`` returns one gradient per input, each the gradient of
-        ``sum(grad_output * f(*inputs))`` with respect to that input.
+        ``backward(grad_output, *inputs)`` returns one gradient per input (a list or tuple),
+        each the gradient of ``sum(grad_output * f(*inputs))`` with respect to that input.
     inputs : sequence of ndarray of float64
-        The point at which to check. Each is perturbed in place and restored; strided and
-        transposed views are checked as they are.
+        The point at which to check, finite. Each is perturbed in place and restored, also when
+        ``f`` raises; strided and transposed views are checked as they are. No two inputs may
+        share memory (perturbing one would perturb the other).
     eps : float, default 1e-6
-        Finite-difference step.
+        Finite-difference step, positive and finite.
     rng : None, int or numpy.random.Generator, optional
         Source of the random upstream gradient, drawn from a standard normal distribution.
 
@@ -135,9 +231,18 @@ def gradcheck(
     Raises
     ------
     TypeError
-        If an input is not float64 (lower precision drowns the check in rounding error).
+        If an input is not float64 (lower precision drowns the check in rounding error),
+        ``backward`` does not return a list or tuple, or ``f`` or ``backward`` returns
+        something that is not real numbers.
     ValueError
-        If ``backward`` returns the wrong number of gradients or a gradient of the wrong shape.
+        If an input is read-only or not finite, two inputs share memory, ``eps`` is not a
+        positive finite number (or too small to change an input), ``backward`` returns the
+        wrong number of gradients or a gradient of the wrong shape.
+    FloatingPointError
+        If ``f`` is not finite at the point or at a perturbed point, a gradient of ``backward``
+        contains NaN or inf, or a finite difference overflows. A score of ``0.0`` is never
+        returned for a check that could not be made; a point where ``f`` is not differentiable
+        (``np.sqrt`` at 0) fails this way.
 
     See Also
     --------
@@ -170,22 +275,42 @@ def gradcheck(
     arrays = list(inputs)
     for i, arr in enumerate(arrays):
         _check_float64(arr, f"inputs[{i}]")
-    grad_output = as_rng(rng).standard_normal(np.shape(f(*arrays)))
-    analytic = list(backward(grad_output, *arrays))
-    if len(analytic) != len(arrays):
-        raise ValueError(f"backward returned {len(analytic)} gradients for {len(arrays)} inputs")
-    worst = 0.0
     for i, arr in enumerate(arrays):
-        if np.shape(analytic[i]) != arr.shape:
+        for j in range(i):
+            if np.shares_memory(arr, arrays[j]):
+                raise ValueError(
+                    f"inputs[{j}] and inputs[{i}] share memory; pass separate arrays (each is "
+                    "perturbed on its own)"
+                )
+    eps = check_real(eps, "eps", low=0.0, low_open=True)
+    generator = as_rng(rng)
+    out = _real_output(f(*arrays), "the inputs")
+    if not np.isfinite(out).all():
+        raise FloatingPointError("f(*inputs) contains NaN or inf at the point to check")
+    grad_output = generator.standard_normal(out.shape)
+    returned = backward(grad_output, *arrays)
+    if not isinstance(returned, (list, tuple)):
+        raise TypeError(
+            "backward must return a list or tuple with one gradient per input, got "
+            f"{type(returned).__name__}"
+        )
+    if len(returned) != len(arrays):
+        raise ValueError(f"backward returned {len(returned)} gradients for {len(arrays)} inputs")
+    analytic = []
+    for i, arr in enumerate(arrays):
+        if np.shape(returned[i]) != arr.shape:
             raise ValueError(
-                f"backward returned a gradient of shape {np.shape(analytic[i])} for "
+                f"backward returned a gradient of shape {np.shape(returned[i])} for "
                 f"inputs[{i}] of shape {arr.shape}"
             )
+        analytic.append(_check_gradient(returned[i], f"inputs[{i}]"))
+    worst = 0.0
+    for i, arr in enumerate(arrays):
 
         def f_i(x: np.ndarray, i: int = i) -> Any:
             return f(*arrays[:i], x, *arrays[i + 1 :])
 
-        numeric = numerical_gradient(f_i, arr, grad_output, eps=eps)
+        numeric = _central_differences(f_i, arr, grad_output, eps, f"inputs[{i}]")
         worst = max(worst, relative_error(analytic[i], numeric))
     return worst
 
@@ -203,17 +328,17 @@ def gradcheck_layer(
     Calls ``layer(x, **call_kwargs)``, draws a random upstream gradient ``G``, runs
     ``layer.backward(G)``, and compares the returned input gradient and every entry of
     ``layer.grads`` with central differences of ``sum(G * layer(x))``. Parameters are perturbed
-    in place and restored exactly; the layer is called once more at the end, so that its saved
-    state belongs to the unperturbed ``x``.
+    in place and restored exactly, also when the layer raises; the layer is called once more at
+    the end (on success or failure), so that its saved state belongs to the unperturbed ``x``.
 
     Parameters
     ----------
     layer : Layer
-        A layer whose parameters are float64.
+        A layer whose parameters are float64 and finite.
     x : ndarray
         The input: float64, or integers (token ids), for which only the parameters are checked.
     eps : float, default 1e-6
-        Finite-difference step.
+        Finite-difference step, positive and finite.
     rng : None, int or numpy.random.Generator, optional
         Source of the random upstream gradient.
     **call_kwargs
@@ -224,6 +349,19 @@ def gradcheck_layer(
     dict of str to float
         The :func:`relative_error` for ``"x"`` (float inputs only) and for every parameter name;
         ``max(errors.values())`` is the worst.
+
+    Raises
+    ------
+    TypeError
+        If ``layer`` is not a :class:`~simple_attention.layers.Layer`, or ``x`` or a parameter
+        is not float64 (``x`` may also be integers).
+    ValueError
+        If ``x`` or a parameter is read-only or not finite, ``eps`` is not a positive finite
+        number, or the backward pass leaves out a parameter's gradient or returns one of the
+        wrong shape.
+    FloatingPointError
+        If an analytic gradient contains NaN or inf, or the layer's output is not finite at a
+        perturbed point.
 
     Examples
     --------
@@ -238,27 +376,52 @@ def gradcheck_layer(
     >>> max(errors.values()) < 1e-7
     True
     """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
     x_arr = np.asarray(x)
     check_x = not np.issubdtype(x_arr.dtype, np.integer)
     if check_x:
         _check_float64(x_arr, "x")
     for name, param in layer.params.items():
         _check_float64(param, name)
+    eps = check_real(eps, "eps", low=0.0, low_open=True)
+    generator = as_rng(rng)
 
     def forward(_: np.ndarray) -> np.ndarray:
         return layer(x_arr, **call_kwargs)
 
-    grad_output = as_rng(rng).standard_normal(forward(x_arr).shape)
+    grad_output = generator.standard_normal(forward(x_arr).shape)
     grad_x = layer.backward(grad_output)
-    analytic = {name: grad.copy() for name, grad in layer.grads.items()}
-    errors: dict[str, float] = {}
-    if check_x:
-        numeric_x = numerical_gradient(forward, x_arr, grad_output, eps=eps)
-        errors["x"] = relative_error(grad_x, numeric_x)
+    analytic: dict[str, np.ndarray] = {}
     for name, param in layer.params.items():
-        numeric = numerical_gradient(forward, param, grad_output, eps=eps)
-        errors[name] = relative_error(analytic[name], numeric)
-    forward(x_arr)
+        if name not in layer.grads:
+            raise ValueError(f"the backward pass of the layer gave no gradient for {name!r}")
+        grad = layer.grads[name]
+        if np.shape(grad) != param.shape:
+            raise ValueError(
+                f"the gradient for {name!r} has shape {np.shape(grad)}, the parameter "
+                f"{param.shape}"
+            )
+        analytic[name] = _check_gradient(grad, name).copy()
+    if check_x:
+        if grad_x is None:
+            raise ValueError("the layer's backward returned no gradient for the float input x")
+        if np.shape(grad_x) != x_arr.shape:
+            raise ValueError(
+                f"the layer's backward returned a gradient of shape {np.shape(grad_x)} for x of "
+                f"shape {x_arr.shape}"
+            )
+        analytic_x = _check_gradient(grad_x, "x")
+    errors: dict[str, float] = {}
+    try:
+        if check_x:
+            numeric_x = _central_differences(forward, x_arr, grad_output, eps, "x")
+            errors["x"] = relative_error(analytic_x, numeric_x)
+        for name, param in layer.params.items():
+            numeric = _central_differences(forward, param, grad_output, eps, name)
+            errors[name] = relative_error(analytic[name], numeric)
+    finally:
+        forward(x_arr)
     return errors
 
 
@@ -270,3 +433,5 @@ def _check_float64(arr: Any, name: str) -> None:
         )
     if not arr.flags.writeable:
         raise ValueError(f"{name} must be writeable: it is perturbed in place and restored")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf; a gradient check needs a finite point")
