@@ -1,4 +1,4 @@
-"""scaled_dot_product_attention and self_attention against the behaviour contract."""
+"""scaled_dot_product_attention and self_attention against the rules of docs/conventions.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) for the invariants listed in the behaviour contract."""
+"""Property-based tests (hypothesis) of the invariants listed in docs/conventions.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""softmax, naive_softmax and softmax_backward against the behaviour contract."""
+"""softmax, naive_softmax and softmax_backward against the rules of docs/conventions.md."""
 
 from __future__ import annotations
 
