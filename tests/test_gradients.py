@@ -1,6 +1,6 @@
 """Backward passes of softmax, attention and SelfAttention against finite differences.
 
-behaviour.md: float64, central differences with eps = 1e-6, a random upstream gradient, maximum
+docs/conventions.md: float64, central differences (eps = 1e-6), random upstream gradient, maximum
 relative error below 1e-7.
 """
 
