@@ -4,7 +4,8 @@ The public names follow the pipeline of the tutorial:
 
 1. tokens: :func:`sample_tokens`, :func:`tokenize`, :class:`Vocabulary`;
 2. embeddings: :func:`naive_embeddings`, :func:`seed_inputs`, :class:`Embedding`;
-3. softmax: :func:`softmax`, :func:`naive_softmax`, :func:`softmax_backward`;
+3. softmax: :func:`softmax`, :func:`naive_softmax`, :func:`softmax_backward`,
+   :func:`log_softmax`, :func:`log_softmax_backward`;
 4. attention for one query with loops: :func:`attention_scores_loop`,
    :func:`context_vector_loop`, :func:`self_attention_loop`;
 5. attention for all queries with matrices: :func:`self_attention`,
@@ -41,7 +42,13 @@ from .multihead import MultiHeadAttention
 from .optim import SGD, Adam
 from .padding import key_padding_mask, pad_batch
 from .positional import PositionalEmbedding, sinusoidal_positions
-from .softmax import naive_softmax, softmax, softmax_backward
+from .softmax import (
+    log_softmax,
+    log_softmax_backward,
+    naive_softmax,
+    softmax,
+    softmax_backward,
+)
 from .tasks import ReverseTask, reverse_pattern, reverse_task
 from .tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
 from .training import TrainingHistory, accuracy, attention_match, train
@@ -72,6 +79,8 @@ __all__ = [
     "chunked_attention",
     "context_vector_loop",
     "key_padding_mask",
+    "log_softmax",
+    "log_softmax_backward",
     "naive_embeddings",
     "naive_softmax",
     "pad_batch",
