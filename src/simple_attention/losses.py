@@ -11,10 +11,13 @@ and its gradient is strikingly simple: :math:`\partial \ell / \partial z =
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from ._validation import as_float_array, working_dtype
+from .softmax import stable_log_softmax
 
 __all__ = ["softmax_cross_entropy"]
 
@@ -24,8 +27,9 @@ def softmax_cross_entropy(
 ) -> tuple[float, np.ndarray]:
     r"""Mean cross-entropy of ``logits`` against ``targets``, and its gradient.
 
-    The log-softmax is computed as :math:`z_t - m - \log\sum_j e^{z_j - m}` with :math:`m`
-    the largest logit, so that nothing overflows however large the logits are.
+    The log-probabilities come from :func:`~simple_attention.log_softmax`,
+    :math:`z_t - m - \log\sum_j e^{z_j - m}` with :math:`m` the largest logit, so that
+    nothing overflows however large the logits are. float16 logits are computed in float32.
 
     Parameters
     ----------
@@ -34,8 +38,9 @@ def softmax_cross_entropy(
     targets : array_like of int, shape (...)
         The correct token id at every position, in ``[0, vocab_size)``.
     mask : array_like of bool, shape (...), optional
-        ``True`` where the position counts. Positions set to ``False`` (padding) contribute
-        neither to the loss nor to the gradient, and their target is not checked.
+        ``True`` where the position counts; broadcasts to the shape of ``targets``. Positions
+        set to ``False`` (padding) contribute neither to the loss nor to the gradient, and
+        their target is not checked.
 
     Returns
     -------
@@ -49,9 +54,14 @@ def softmax_cross_entropy(
     Raises
     ------
     ValueError
-        On non-finite logits, mismatched shapes, or a target outside the vocabulary.
+        On non-finite logits, mismatched shapes (also a ``mask`` that does not broadcast to
+        ``targets``), or a target outside the vocabulary.
     TypeError
-        If ``targets`` are not integers or ``mask`` is not boolean.
+        If ``logits`` are not real numbers, ``targets`` are not integers or ``mask`` is not
+        boolean.
+    FloatingPointError
+        If the loss is beyond the range of float64 (a target logit more than about ``1e308``
+        below the largest one).
 
     Examples
     --------
@@ -90,7 +100,13 @@ def softmax_cross_entropy(
         keep = np.asarray(mask)
         if keep.dtype != np.bool_:
             raise TypeError(f"mask must be boolean (True = counts), got dtype {keep.dtype}")
-        keep = np.broadcast_to(keep, t.shape)
+        try:
+            keep = np.broadcast_to(keep, t.shape)
+        except ValueError:
+            raise ValueError(
+                f"mask has shape {keep.shape} but must broadcast to the shape of targets "
+                f"{t.shape} (one flag per position)"
+            ) from None
     vocab_size = z.shape[-1]
     counted = t[keep]
     if counted.size and (counted.min() < 0 or counted.max() >= vocab_size):
@@ -103,13 +119,35 @@ def softmax_cross_entropy(
         return 0.0, np.zeros_like(z)
 
     work = z.astype(working_dtype(z.dtype), copy=False)
-    shifted = work - work.max(axis=-1, keepdims=True)
-    log_total = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    log_probs = shifted - log_total
+    # A log-probability beyond the dtype becomes -inf here: its probability, 0, is still right
+    # for the gradient, and the loss is recomputed below.
+    with np.errstate(over="ignore"):
+        log_probs = stable_log_softmax(work)
     safe_t = np.where(keep, t, 0)  # masked targets may be anything, e.g. a padding id
     target_log_probs = np.take_along_axis(log_probs, safe_t[..., None], axis=-1)[..., 0]
-    loss = -float(target_log_probs[keep].sum()) / n_counted
+    with np.errstate(over="ignore"):
+        loss = -float(target_log_probs[keep].sum()) / n_counted
+    if not math.isfinite(loss):
+        loss = _mean_loss_in_float64(z[keep], t[keep])
 
     one_hot = np.arange(vocab_size) == safe_t[..., None]
     grad = np.where(keep[..., None], (np.exp(log_probs) - one_hot) / n_counted, 0.0)
     return loss, grad.astype(z.dtype, copy=False)
+
+
+def _mean_loss_in_float64(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The mean loss of the counted positions, when the working dtype overflowed.
+
+    A float32 log-probability can overflow where float64 does not, and a sum of large losses
+    where their mean does not: recompute in float64 and divide before summing.
+    """
+    with np.errstate(over="ignore"):
+        log_probs = stable_log_softmax(logits.astype(np.float64))
+        target_log_probs = np.take_along_axis(log_probs, targets[:, None], axis=-1)[:, 0]
+        loss = -float((target_log_probs / len(targets)).sum())
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            "the cross-entropy overflowed float64: a target logit lies more than the largest "
+            "float64 below the largest logit of its position"
+        )
+    return loss
