@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_positive_int
+from ._validation import as_float_array, as_rng, check_positive_int, check_real
 from .layers import Layer
 
 __all__ = ["PositionalEmbedding", "sinusoidal_positions"]
@@ -41,11 +41,22 @@ def sinusoidal_positions(n_positions: int, dim: int, *, base: float = 10000.0) -
     dim : int
         Size of each vector, ``>= 1``; an odd size drops the last cosine.
     base : float, default 10000.0
-        Sets the slowest frequency.
+        Sets the slowest frequency; must be greater than 1 (and finite), so that the
+        frequencies fall from one radian per position. ``base = 1`` would give every pair of
+        columns the same frequency, a base below 1 frequencies above one radian per position
+        (positions that alias one another), and a base of 0 or below NaN.
 
     Returns
     -------
     ndarray of float64, shape (n_positions, dim)
+
+    Raises
+    ------
+    ValueError
+        If ``n_positions`` is negative, ``dim`` is not positive, or ``base`` is not a finite
+        number greater than 1.
+    TypeError
+        If a size is not an integer or ``base`` is not a real number.
 
     Examples
     --------
@@ -57,6 +68,7 @@ def sinusoidal_positions(n_positions: int, dim: int, *, base: float = 10000.0) -
     """
     n_positions = check_positive_int(n_positions, "n_positions", allow_zero=True)
     dim = check_positive_int(dim, "dim")
+    base = check_real(base, "base", low=1.0, low_open=True)
     frequencies = base ** (-np.arange(0, dim, 2) / dim)
     angles = np.arange(n_positions)[:, None] * frequencies
     out = np.empty((n_positions, dim))

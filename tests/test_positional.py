@@ -1,0 +1,27 @@
+"""Positions: the learned table and the fixed sines and cosines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simple_attention import sinusoidal_positions
+
+
+@pytest.mark.parametrize("base", [0, -10, 1, 1.0, 0.5, np.nan, np.inf])
+def test_sinusoidal_base_must_exceed_one(base: float) -> None:
+    with pytest.raises(ValueError, match=r"^base must be > 1 and finite"):
+        sinusoidal_positions(4, 6, base=base)
+
+
+@pytest.mark.parametrize("base", ["10000", True, None])
+def test_sinusoidal_base_must_be_a_number(base: object) -> None:
+    with pytest.raises(TypeError, match="base must be a real number"):
+        sinusoidal_positions(4, 6, base=base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base", [1.5, 2, 10000.0, 1e300])
+def test_sinusoidal_positions_are_finite_for_any_valid_base(base: float) -> None:
+    table = sinusoidal_positions(20, 7, base=base)
+    assert np.isfinite(table).all()
+    np.testing.assert_array_equal(table[:, 0], np.sin(np.arange(20)))  # one radian per step
