@@ -141,3 +141,24 @@ def test_a_cache_from_another_layer_shape_is_refused():
     MultiHeadAttention(4, 2, rng=0).decode_step(np.ones((1, 4)), cache)
     with pytest.raises(ValueError, match="key has shape"):
         MultiHeadAttention(4, 4, rng=0).decode_step(np.ones((1, 4)), cache)
+
+
+def test_first_append_refuses_keys_and_values_of_different_dtypes():
+    cache = KVCache()
+    with pytest.raises(TypeError, match="key has dtype float32 but value has dtype float64"):
+        cache.append(np.ones((1, 2), np.float32), np.ones((1, 2)))
+    assert len(cache) == 0
+    assert cache.keys is None
+    assert cache.values is None
+
+
+def test_the_returned_arrays_are_read_only():
+    cache = KVCache()
+    keys, values = cache.append(np.zeros((1, 2)), np.zeros((1, 3)))
+    for arr in (keys, values, cache.keys, cache.values):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[...] = 5.0
+    keys, values = cache.append(np.ones((1, 2)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match="read-only"):
+        keys[0] = 5.0
+    np.testing.assert_array_equal(cache.keys, [[0.0, 0.0], [1.0, 1.0]])

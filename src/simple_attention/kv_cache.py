@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, check_positive_int
+from ._validation import as_float_array, check_positive_int, check_same_dtype
 
 __all__ = ["KVCache", "causal_mask_bottom_right"]
 
@@ -70,9 +70,9 @@ class KVCache:
     Attributes
     ----------
     keys : ndarray, shape (..., S, d_k), or None
-        Every cached key; ``None`` while empty.
+        Every cached key, read-only; ``None`` while empty.
     values : ndarray, shape (..., S, d_v), or None
-        Every cached value; ``None`` while empty.
+        Every cached value, read-only, in the dtype of the keys; ``None`` while empty.
 
     See Also
     --------
@@ -116,7 +116,10 @@ class KVCache:
         """Add the keys ``(..., m, d_k)`` and values ``(..., m, d_v)`` of ``m`` new positions.
 
         Returns the keys ``(..., S, d_k)`` and values ``(..., S, d_v)`` of all ``S`` positions
-        cached so far, the new ones last.
+        cached so far, the new ones last. They are the cache's own arrays, read-only (as are
+        :attr:`keys` and :attr:`values`): writing to them raises ``ValueError`` instead of
+        corrupting the cache. The cache keeps copies, never the caller's arrays. An append that
+        raises leaves the cache as it was.
 
         Raises
         ------
@@ -124,8 +127,13 @@ class KVCache:
             If ``key`` and ``value`` do not have the same number of positions, or do not match
             the shapes already cached, or hold NaN or inf.
         TypeError
-            If their dtype differs from the cached one.
+            If ``key`` and ``value`` differ in dtype, or their dtype differs from the cached one.
         """
+        self.keys, self.values = self._extended(key, value)
+        return self.keys, self.values
+
+    def _extended(self, key: npt.ArrayLike, value: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`append` would store, checked but not stored: read-only new arrays."""
         k = as_float_array(key, "key")
         v = as_float_array(value, "value")
         for name, arr in (("key", k), ("value", v)):
@@ -138,19 +146,23 @@ class KVCache:
             raise ValueError(
                 f"key {k.shape} and value {v.shape} must agree in every dimension but the last"
             )
+        check_same_dtype(key=k, value=v)
         if self.keys is None or self.values is None:
-            self.keys, self.values = k.copy(), v.copy()
-            return self.keys, self.values
-        for name, new, old in (("key", k, self.keys), ("value", v, self.values)):
-            if new.shape[:-2] != old.shape[:-2] or new.shape[-1] != old.shape[-1]:
-                raise ValueError(
-                    f"{name} has shape {new.shape}, the cached {name}s {old.shape}: "
-                    "only axis -2 may differ"
-                )
-            if new.dtype != old.dtype:
-                raise TypeError(
-                    f"{name} has dtype {new.dtype} but the cached {name}s have dtype {old.dtype}"
-                )
-        self.keys = np.concatenate([self.keys, k], axis=-2)
-        self.values = np.concatenate([self.values, v], axis=-2)
-        return self.keys, self.values
+            keys, values = k.copy(), v.copy()
+        else:
+            for name, new, old in (("key", k, self.keys), ("value", v, self.values)):
+                if new.shape[:-2] != old.shape[:-2] or new.shape[-1] != old.shape[-1]:
+                    raise ValueError(
+                        f"{name} has shape {new.shape}, the cached {name}s {old.shape}: "
+                        "only axis -2 may differ"
+                    )
+                if new.dtype != old.dtype:
+                    raise TypeError(
+                        f"{name} has dtype {new.dtype} but the cached {name}s have dtype "
+                        f"{old.dtype}"
+                    )
+            keys = np.concatenate([self.keys, k], axis=-2)
+            values = np.concatenate([self.values, v], axis=-2)
+        keys.flags.writeable = False
+        values.flags.writeable = False
+        return keys, values
