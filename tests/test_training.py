@@ -46,6 +46,84 @@ def test_reverse_task_refuses_more_sequences_than_exist():
         reverse_task(10, 0, length=2, vocab_size=3)
 
 
+class CountingGenerator(np.random.Generator):
+    """A generator that counts the calls that draw numbers (the rounds of a sampler)."""
+
+    def __init__(self, seed):
+        super().__init__(np.random.PCG64(seed))
+        self.n_draws = 0
+
+    def integers(self, *args, **kwargs):
+        self.n_draws += 1
+        return super().integers(*args, **kwargs)
+
+    def choice(self, *args, **kwargs):
+        self.n_draws += 1
+        return super().choice(*args, **kwargs)
+
+    def permutation(self, *args, **kwargs):
+        self.n_draws += 1
+        return super().permutation(*args, **kwargs)
+
+
+def test_reverse_task_can_ask_for_every_sequence_in_few_draws():
+    # Drawing until distinct needs thousands of rounds to find the last unseen sequences.
+    generator = CountingGenerator(0)
+    task = reverse_task(2**10 - 24, 24, length=10, vocab_size=2, rng=generator)
+    everything = np.concatenate([task.train_inputs, task.test_inputs])
+    assert len(np.unique(everything, axis=0)) == 2**10
+    assert generator.n_draws <= 4
+    big = reverse_task(2**16, 0, length=16, vocab_size=2, rng=0)
+    assert len(np.unique(big.train_inputs, axis=0)) == 2**16
+
+
+def test_reverse_task_asking_for_half_of_all_sequences_needs_few_rounds():
+    generator = CountingGenerator(0)
+    task = reverse_task(2**15, 0, length=16, vocab_size=2, rng=generator)
+    assert len(np.unique(task.train_inputs, axis=0)) == 2**15
+    assert generator.n_draws <= 64
+
+
+def draw_until_distinct_reference(n_total, length, vocab_size, rng):
+    """The original sampler: the data of every seed must stay what it was."""
+    generator = np.random.default_rng(rng)
+    sequences = np.empty((0, length), dtype=np.int64)
+    while len(sequences) < n_total:
+        draw = generator.integers(vocab_size, size=(n_total - len(sequences), length))
+        sequences = np.concatenate([sequences, draw])
+        _, first = np.unique(sequences, axis=0, return_index=True)
+        sequences = sequences[np.sort(first)]
+    return sequences
+
+
+@pytest.mark.parametrize(
+    ("n_train", "n_test", "length", "vocab_size"),
+    [(10, 2, 3, 4), (100, 20, 5, 7), (30, 10, 4, 3), (2000, 500, 10, 20), (4, 2, 3, 6)],
+)
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_reverse_task_gives_the_same_data_for_a_seed_as_before(
+    n_train, n_test, length, vocab_size, seed
+):
+    task = reverse_task(n_train, n_test, length=length, vocab_size=vocab_size, rng=seed)
+    np.testing.assert_array_equal(
+        np.concatenate([task.train_inputs, task.test_inputs]),
+        draw_until_distinct_reference(n_train + n_test, length, vocab_size, seed),
+    )
+
+
+def test_reverse_task_with_astronomically_many_possible_sequences():
+    task = reverse_task(3, 1, length=400, vocab_size=10**9, rng=0)
+    assert task.train_inputs.shape == (3, 400)
+    assert task.train_inputs.max() < 10**9
+
+
+def test_reverse_task_with_a_single_token():
+    task = reverse_task(1, 0, length=5, vocab_size=1, rng=0)
+    np.testing.assert_array_equal(task.train_inputs, np.zeros((1, 5), dtype=int))
+    with pytest.raises(ValueError, match="distinct sequences"):
+        reverse_task(1, 1, length=5, vocab_size=1)
+
+
 def test_reverse_pattern_is_the_anti_diagonal():
     pattern = reverse_pattern(5)
     for i in range(5):

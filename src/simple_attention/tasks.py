@@ -121,19 +121,19 @@ def reverse_task(
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     n_total = n_train + n_test
-    if vocab_size**length < n_total:
+    # vocab_size**length can be astronomically large; it is only needed when it is small.
+    few_sequences = vocab_size == 1 or length < (2 * n_total).bit_length()
+    n_distinct = vocab_size**length if few_sequences else None
+    if n_distinct is not None and n_distinct < n_total:
         raise ValueError(
-            f"only {vocab_size}**{length} = {vocab_size**length} distinct sequences exist, "
+            f"only {vocab_size}**{length} = {n_distinct} distinct sequences exist, "
             f"but {n_total} were requested"
         )
     generator = as_rng(rng)
-    sequences = np.empty((0, length), dtype=np.int64)
-    while len(sequences) < n_total:
-        draw = generator.integers(vocab_size, size=(n_total - len(sequences), length))
-        sequences = np.concatenate([sequences, draw])
-        # Keep the first occurrence of each sequence, in drawing order.
-        _, first = np.unique(sequences, axis=0, return_index=True)
-        sequences = sequences[np.sort(first)]
+    if n_distinct is not None and 2 * n_total > n_distinct:
+        sequences = _sample_without_replacement(generator, n_total, length, vocab_size)
+    else:
+        sequences = _draw_until_distinct(generator, n_total, length, vocab_size)
     targets = sequences[:, ::-1].copy()
     return ReverseTask(
         train_inputs=sequences[:n_train],
@@ -143,3 +143,41 @@ def reverse_task(
         vocab_size=vocab_size,
         length=length,
     )
+
+
+def _draw_until_distinct(
+    generator: np.random.Generator, n_total: int, length: int, vocab_size: int
+) -> np.ndarray:
+    """Draw the missing number of sequences until ``n_total`` distinct ones are kept.
+
+    A drawn sequence is kept if it is new, in drawing order. When at most half of all sequences
+    are requested, each round at least halves the number missing on average, so the rounds are
+    few; each costs the size of its own draw, not of everything kept so far.
+    """
+    sequences = np.empty((n_total, length), dtype=np.int64)
+    row = np.dtype((np.void, length * sequences.itemsize))
+    seen: set[object] = set()
+    n_kept = 0
+    while n_kept < n_total:
+        draw = generator.integers(vocab_size, size=(n_total - n_kept, length), dtype=np.int64)
+        keep = []
+        for i, key in enumerate(np.ascontiguousarray(draw).view(row).ravel().tolist()):
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
+        sequences[n_kept : n_kept + len(keep)] = draw[keep]
+        n_kept += len(keep)
+    return sequences
+
+
+def _sample_without_replacement(
+    generator: np.random.Generator, n_total: int, length: int, vocab_size: int
+) -> np.ndarray:
+    """``n_total`` distinct sequences when they are more than half of all that exist.
+
+    Drawing until distinct would need about ``n log n`` draws to find the last few unseen
+    sequences; instead, sample their numbers in base ``vocab_size`` without replacement.
+    """
+    codes = generator.choice(vocab_size**length, size=n_total, replace=False)
+    powers = vocab_size ** np.arange(length - 1, -1, -1, dtype=np.int64)
+    return (codes[:, None] // powers) % vocab_size
