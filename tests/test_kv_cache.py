@@ -162,3 +162,23 @@ def test_the_returned_arrays_are_read_only():
     with pytest.raises(ValueError, match="read-only"):
         keys[0] = 5.0
     np.testing.assert_array_equal(cache.keys, [[0.0, 0.0], [1.0, 1.0]])
+
+
+def test_a_failed_decode_step_leaves_the_cache_unchanged():
+    layer = MultiHeadAttention(2, 1, rng=0)
+    cache = KVCache()
+    layer.decode_step(np.ones((1, 2)), cache)
+    keys, weights = cache.keys, layer.weights
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        layer.decode_step(np.full((1, 2), 1e200), cache)  # the scores overflow float64
+    assert len(cache) == 1
+    assert cache.keys is keys
+    assert layer.weights is weights
+
+
+def test_decode_step_with_no_new_position():
+    layer = MultiHeadAttention(4, 2, rng=0)
+    cache = KVCache()
+    layer.decode_step(np.ones((2, 4)), cache)
+    assert layer.decode_step(np.ones((0, 4)), cache).shape == (0, 4)
+    assert len(cache) == 2

@@ -75,8 +75,16 @@ def test_same_seed_same_weights():
         ({"d_model": 4, "n_heads": 0}, ValueError, "n_heads must be positive"),
         ({"d_model": 4.0, "n_heads": 2}, TypeError, "d_model must be an integer"),
         ({"d_model": 4, "n_heads": True}, TypeError, "n_heads must be an integer"),
-        ({"d_model": 4, "n_heads": 2, "dropout": 1.0}, ValueError, r"p must lie in \[0, 1\)"),
-        ({"d_model": 4, "n_heads": 2, "dropout": -0.1}, ValueError, r"p must lie in \[0, 1\)"),
+        (
+            {"d_model": 4, "n_heads": 2, "dropout": 1.0},
+            ValueError,
+            r"dropout must lie in \[0, 1\)",
+        ),
+        (
+            {"d_model": 4, "n_heads": 2, "dropout": -0.1},
+            ValueError,
+            r"dropout must lie in \[0, 1\)",
+        ),
     ],
 )
 def test_bad_construction_is_refused(kwargs, error, match):
@@ -355,3 +363,69 @@ def test_unmasked_attention_is_permutation_equivariant(params):
     x = rng.standard_normal((n, n_heads * d_head))
     order = rng.permutation(n)
     np.testing.assert_allclose(layer(x[order]), layer(x)[order], rtol=0, atol=ATOL)
+
+
+# --- flags, empty inputs and failed calls ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["no", 0, None])
+def test_train_mode_must_be_a_bool_and_a_refusal_changes_nothing(mode):
+    layer = MultiHeadAttention(4, 2, dropout=0.5, rng=0).eval()
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        layer.train(mode)
+    assert not layer.training
+    assert layer.train(np.True_).training
+
+
+def test_a_bad_dropout_is_named_and_leaves_the_generator_alone():
+    generator = np.random.default_rng(0)
+    state = generator.bit_generator.state
+    with pytest.raises(ValueError, match=r"^dropout must lie in \[0, 1\)"):
+        MultiHeadAttention(4, 2, dropout=1.0, rng=generator)
+    assert generator.bit_generator.state == state
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (2, 0, 4), (0, 3, 4)])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_empty_sequences_and_batches(shape, dropout):
+    layer = MultiHeadAttention(4, 2, dropout=dropout, rng=0)
+    out = layer(np.ones(shape))
+    assert out.shape == shape
+    assert layer.backward(np.ones(shape)).shape == shape
+    for name, grad in layer.grads.items():
+        np.testing.assert_array_equal(grad, 0.0, err_msg=name)
+
+
+def test_merge_heads_of_nothing():
+    assert merge_heads(split_heads(np.ones((2, 0, 6)), 3)).shape == (2, 0, 6)
+
+
+def test_an_overflow_after_dropout_leaves_the_dropout_generator_alone():
+    layer = MultiHeadAttention(2, 1, dropout=0.5, rng=0)
+    for W in layer.params.values():
+        W[...] = 1000.0
+    state = layer.dropout.rng.bit_generator.state
+    weights = layer.weights
+    with pytest.raises(FloatingPointError, match="overflowed float16"):
+        layer(np.full((3, 2), 6e4, np.float16))
+    assert layer.dropout.rng.bit_generator.state == state
+    assert layer.weights is weights
+
+
+@pytest.mark.parametrize(
+    ("x", "n_heads", "error", "match"),
+    [
+        (np.ones((3, 5)), 2, ValueError, "d_model=5 features, not divisible by n_heads=2"),
+        (np.ones(4), 2, ValueError, "x must be at least 2-D"),
+        (np.ones((3, 4)), 0, ValueError, "n_heads must be positive"),
+        (np.ones((3, 4)), 2.0, TypeError, "n_heads must be an integer"),
+    ],
+)
+def test_split_heads_names_a_bad_argument(x, n_heads, error, match):
+    with pytest.raises(error, match=match):
+        split_heads(x, n_heads)
+
+
+def test_merge_heads_needs_a_heads_axis():
+    with pytest.raises(ValueError, match="x must be at least 3-D"):
+        merge_heads(np.ones((3, 4)))

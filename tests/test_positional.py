@@ -5,7 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simple_attention import sinusoidal_positions
+from simple_attention import PositionalEmbedding, sinusoidal_positions
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0, 3), (0, 4, 3)])
+def test_positional_embedding_backward_on_empty_input(shape: tuple[int, ...]) -> None:
+    positions = PositionalEmbedding(max_len=5, dim=3, rng=0)
+    assert positions(np.ones(shape)).shape == shape
+    assert positions.backward(np.ones(shape)).shape == shape
+    np.testing.assert_array_equal(positions.grads["weight"], 0.0)
+
+
+def test_positional_embedding_backward_returns_a_private_gradient() -> None:
+    positions = PositionalEmbedding(max_len=5, dim=3, rng=0)
+    positions(np.ones((2, 3)))
+    g = np.ones((2, 3))
+    grad_x = positions.backward(g)
+    g[...] = 7.0
+    np.testing.assert_array_equal(grad_x, 1.0)
 
 
 @pytest.mark.parametrize("base", [0, -10, 1, 1.0, 0.5, np.nan, np.inf])

@@ -153,8 +153,20 @@ class Embedding(Layer):
         return {"weight": self.weight}
 
     def __call__(self, ids: npt.ArrayLike) -> np.ndarray:
-        """Look up the vectors of ``ids`` (any shape); returns shape ``ids.shape + (dim,)``."""
-        arr = np.asarray(ids)
+        """Look up the vectors of ``ids`` (any shape); returns shape ``ids.shape + (dim,)``.
+
+        The result is a new array (writing to it leaves the table alone), in the dtype of
+        :attr:`weight`.
+
+        Raises
+        ------
+        TypeError
+            If ``ids`` are not integers (booleans and integral floats are refused too).
+        ValueError
+            If an id lies outside ``[0, vocab_size)``, or :attr:`weight` holds NaN or inf.
+        """
+        # A private copy: the caller may refill its buffer before the backward pass.
+        arr = np.array(ids)
         if arr.size == 0 and arr.dtype != np.bool_:
             arr = arr.astype(np.int64)
         if not np.issubdtype(arr.dtype, np.integer):
@@ -164,6 +176,7 @@ class Embedding(Layer):
                 f"ids must lie in [0, {self.vocab_size}), got values from {arr.min()} "
                 f"to {arr.max()}"
             )
+        self._check_params()
         self._cache = {"ids": arr, "out_shape": (*arr.shape, self.dim)}
         return self.weight[arr]
 
@@ -178,12 +191,15 @@ class Embedding(Layer):
         Raises
         ------
         RuntimeError
-            If the layer has not been called yet.
+            If the layer has not been called yet, or its last call raised.
         ValueError
-            If ``grad_out`` does not have the shape ``ids.shape + (dim,)`` of the last output.
+            If ``grad_out`` does not have the shape ``ids.shape + (dim,)`` of the last output,
+            or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
         """
         saved = self._saved()
         g = self._grad_out(grad_out, saved["out_shape"])
         grad_weight = np.zeros_like(self.weight)
         np.add.at(grad_weight, saved["ids"], g.astype(self.weight.dtype, copy=False))
-        self.grads["weight"] = grad_weight
+        self.grads["weight"] = self._finite(grad_weight, "the gradient of weight")

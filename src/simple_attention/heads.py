@@ -12,7 +12,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_positive_int
+from ._validation import as_float_array, as_rng, check_positive_int, working_dtype
 from .layers import Layer, _sum_outer
 
 __all__ = ["Linear"]
@@ -79,21 +79,60 @@ class Linear(Layer):
         return {"W": self.W, "b": self.b}
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        """Map ``x`` of shape ``(..., d_in)`` to ``(..., d_out)``, in the dtype of ``x``."""
+        """Map ``x`` of shape ``(..., d_in)`` to ``(..., d_out)``, in the dtype of ``x``.
+
+        float16 is computed in float32, as in the attention layers.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not ``(..., d_in)``, or ``x``, ``W`` or ``b`` (named) holds NaN or inf.
+        TypeError
+            If ``x`` is not real floating-point or integer.
+        FloatingPointError
+            If the result overflows the dtype of ``x``.
+        """
         x_arr = as_float_array(x, "x")
         if x_arr.ndim < 1 or x_arr.shape[-1] != self.d_in:
             raise ValueError(f"x must have shape (..., {self.d_in}), got {x_arr.shape}")
-        dtype = x_arr.dtype
-        out = x_arr @ self.W.astype(dtype, copy=False) + self.b.astype(dtype, copy=False)
-        self._cache = {"x": x_arr, "out_shape": out.shape}
+        self._check_params()
+        work = working_dtype(x_arr.dtype)
+        # A private copy: the caller may refill its buffer before the backward pass.
+        xw = x_arr.astype(work)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = xw @ self.W.astype(work, copy=False) + self.b.astype(work, copy=False)
+        out = self._finite(out, "the output", x_arr.dtype)
+        self._cache = {"x": xw, "dtype": x_arr.dtype, "out_shape": out.shape}
         return out
 
     def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
         r"""Return dL/dx = :math:`g W^\top` and fill ``grads`` with :math:`x^\top g` and
-        :math:`\sum g`, summed over all leading dimensions."""
+        :math:`\sum g`, summed over all leading dimensions.
+
+        dL/dx has the dtype of the last input, the gradients that of the parameters.
+
+        Raises
+        ------
+        RuntimeError
+            If the layer has not been called yet, or its last call raised.
+        ValueError
+            If ``grad_out`` does not have the shape of the last output, or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
+        FloatingPointError
+            If a gradient overflows its dtype; ``grads`` is then left as it was.
+        """
         saved = self._saved()
         x = saved["x"]
         g = self._grad_out(grad_out, saved["out_shape"]).astype(x.dtype, copy=False)
-        self.grads["W"] = _sum_outer(x, g).astype(self.W.dtype, copy=False)
-        self.grads["b"] = g.reshape(-1, self.d_out).sum(axis=0).astype(self.b.dtype)
-        return g @ self.W.T.astype(x.dtype, copy=False)
+        grads = {
+            "W": self._finite(_sum_outer(x, g), "the gradient of W", self.W.dtype),
+            "b": self._finite(
+                g.reshape(-1, self.d_out).sum(axis=0), "the gradient of b", self.b.dtype
+            ),
+        }
+        grad_x = self._finite(
+            g @ self.W.T.astype(x.dtype, copy=False), "the gradient of x", saved["dtype"]
+        )
+        self.grads.update(grads)
+        return grad_x

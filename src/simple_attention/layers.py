@@ -13,7 +13,9 @@ in ``grads``, under the same names as the parameters in ``params``.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy.typing as npt
 from ._validation import (
     as_float_array,
     as_rng,
+    check_flag,
     check_positive_int,
     check_scale,
     working_dtype,
@@ -39,6 +42,13 @@ class Layer:
     gradient with respect to the input, and stores the gradient of every parameter in
     :attr:`grads`. Leading (batch) dimensions of the input are summed into the parameter
     gradients, because the same parameters serve every sequence in the batch.
+
+    A layer's backward pass belongs to its last *successful* call: every call first forgets
+    what the previous one kept, so after a call that raised, :meth:`backward` raises
+    ``RuntimeError`` until the next successful call (it cannot mix the two calls up). Subclasses
+    get this for free: ``__init_subclass__`` wraps the ``__call__`` they define. What a call
+    keeps is its own copy, so refilling the input's buffer before the backward pass changes
+    nothing.
 
     Attributes
     ----------
@@ -73,6 +83,12 @@ class Layer:
     def __init__(self) -> None:
         self.grads: dict[str, np.ndarray] = {}
         self._cache: dict[str, Any] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("__call__")
+        if forward is not None:
+            cls.__call__ = _forgetting_the_last_call(forward)  # type: ignore[method-assign]
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -113,16 +129,60 @@ class Layer:
             raise ValueError(
                 f"x has {x_arr.shape[-1]} features but the layer expects {size_name}={n_features}"
             )
-        for name, W in self.params.items():
-            as_float_array(W, name)
+        self._check_params()
         return x_arr
 
+    def _check_params(self) -> None:
+        """Raise ``ValueError`` naming the first parameter that holds NaN or inf.
+
+        A training run that diverged must fail at the first layer it reaches, not carry NaN on.
+        """
+        for name, W in self.params.items():
+            as_float_array(W, name)
+
     def _grad_out(self, grad_out: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
-        """Validate the upstream gradient against the shape of the last output."""
+        """Validate the upstream gradient against the shape of the last output.
+
+        Complex, boolean and non-numeric gradients raise ``TypeError``, NaN or inf
+        ``ValueError``.
+        """
         g = as_float_array(grad_out, "grad_out")
         if g.shape != shape:
             raise ValueError(f"grad_out has shape {g.shape} but the last output had shape {shape}")
         return g
+
+    def _finite(
+        self, result: np.ndarray, what: str, dtype: np.dtype[Any] | None = None
+    ) -> np.ndarray:
+        """Return ``result`` cast to ``dtype`` (if given), or raise if it overflowed.
+
+        Inputs and parameters are finite by then, so inf or NaN can only come from overflow
+        (most easily of float16, whose largest value is 65504): ``FloatingPointError``, as for
+        overflowing attention scores, and no ``RuntimeWarning`` from the cast on the way.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = result if dtype is None else result.astype(dtype, copy=False)
+        if not np.isfinite(cast).all():
+            raise FloatingPointError(
+                f"{what} of the {type(self).__name__} layer overflowed {cast.dtype} (inf or "
+                "NaN from finite inputs and parameters); use a wider dtype or smaller inputs"
+            )
+        return cast
+
+
+def _forgetting_the_last_call(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a layer's ``__call__`` so that it first drops what the previous call saved.
+
+    A call that raises then leaves nothing for :meth:`Layer.backward`, which raises
+    ``RuntimeError``, instead of state half from this call and half from the one before.
+    """
+
+    @functools.wraps(forward)
+    def call(self: Layer, *args: Any, **kwargs: Any) -> Any:
+        self._cache = None
+        return forward(self, *args, **kwargs)
+
+    return call
 
 
 def _sum_outer(x: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -160,6 +220,7 @@ class SelfAttention(Layer):
         The projections, applied as ``x @ W``.
     weights : ndarray, shape (..., n, n) or None
         The attention weights of the last call, for plotting; ``None`` before the first call.
+        Read-only: the backward pass uses the same array.
     grads : dict of str to ndarray
         Gradients of ``W_query``, ``W_key`` and ``W_value`` from the last :meth:`backward`.
 
@@ -232,11 +293,25 @@ class SelfAttention(Layer):
         """Attend over ``x`` of shape ``(..., n, d_in)``; returns ``(..., n, d_out)``.
 
         ``mask`` and ``is_causal`` work as in :func:`scaled_dot_product_attention`. The result
-        has the dtype of ``x`` (the parameters are cast to it).
+        has the dtype of ``x``; float16 is computed in float32 (the parameters are cast).
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not ``(..., n, d_in)``, or ``x`` or a parameter (named) holds NaN or
+            inf, or ``mask`` does not fit.
+        TypeError
+            If ``x`` is not real floating-point or integer, or ``is_causal`` is not a bool.
+        FloatingPointError
+            If the scores or the result overflow their dtype.
+
+        A call that raises changes neither :attr:`weights` nor the parameters.
         """
         x_arr = self._check_input(x, self.d_in, "d_in")
+        is_causal = check_flag(is_causal, "is_causal")
         work = working_dtype(x_arr.dtype)
-        xw = x_arr.astype(work, copy=False)
+        # A private copy: the caller may refill its buffer before the backward pass.
+        xw = x_arr.astype(work)
         query = xw @ self.W_query.astype(work, copy=False)
         key = xw @ self.W_key.astype(work, copy=False)
         value = xw @ self.W_value.astype(work, copy=False)
@@ -249,6 +324,8 @@ class SelfAttention(Layer):
             scale=self.scale,
             return_weights=True,
         )
+        out = self._finite(context, "the output", x_arr.dtype)
+        weights.flags.writeable = False  # shared with the backward pass
         self.weights = weights
         self._cache = {
             "x": xw,
@@ -259,7 +336,7 @@ class SelfAttention(Layer):
             "dtype": x_arr.dtype,
             "context_shape": context.shape,
         }
-        return context.astype(x_arr.dtype, copy=False)
+        return out
 
     def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
         r"""Gradients of a loss through the last call, given ``grad_out`` = dL/d(context).
@@ -288,9 +365,13 @@ class SelfAttention(Layer):
         Raises
         ------
         RuntimeError
-            If the layer has not been called yet.
+            If the layer has not been called yet, or its last call raised.
         ValueError
-            If ``grad_out`` does not have the shape of the last output.
+            If ``grad_out`` does not have the shape of the last output, or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
+        FloatingPointError
+            If a gradient overflows its dtype; :attr:`grads` is then left as it was.
         """
         saved = self._saved()
         x = saved["x"]
@@ -299,12 +380,15 @@ class SelfAttention(Layer):
             g, saved["query"], saved["key"], saved["value"], saved["weights"], scale=self.scale
         )
         grad_x = np.zeros_like(x)
+        grads = {}
         for name, grad in (
             ("W_query", grad_query),
             ("W_key", grad_key),
             ("W_value", grad_value),
         ):
             W = self.params[name]
-            self.grads[name] = _sum_outer(x, grad).astype(W.dtype, copy=False)
+            grads[name] = self._finite(_sum_outer(x, grad), f"the gradient of {name}", W.dtype)
             grad_x += grad @ W.T.astype(x.dtype, copy=False)
-        return grad_x.astype(saved["dtype"], copy=False)
+        grad_x = self._finite(grad_x, "the gradient of x", saved["dtype"])
+        self.grads.update(grads)
+        return grad_x

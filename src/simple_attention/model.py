@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_rng, check_positive_int
+from ._validation import as_rng, check_flag, check_positive_int, check_scale
 from .embeddings import Embedding
 from .heads import Linear
 from .layers import Layer, SelfAttention
@@ -41,6 +41,8 @@ class TinyAttentionModel(Layer):
         Source of randomness for every initial weight.
     scale : float, optional
         The attention's score scale; by default :math:`1/\sqrt{d_\text{model}}`.
+
+    Every argument is checked before anything is drawn from ``rng``.
 
     Attributes
     ----------
@@ -79,7 +81,9 @@ class TinyAttentionModel(Layer):
     ) -> None:
         super().__init__()
         vocab_size = check_positive_int(vocab_size, "vocab_size")
+        max_len = check_positive_int(max_len, "max_len")
         d_model = check_positive_int(d_model, "d_model")
+        scale = None if scale is None else check_scale(scale)
         generator = as_rng(rng)
         self.embedding = Embedding(vocab_size, d_model, rng=generator)
         self.positions = PositionalEmbedding(max_len, d_model, rng=generator)
@@ -121,12 +125,29 @@ class TinyAttentionModel(Layer):
     ) -> np.ndarray:
         """Logits of shape ``ids.shape + (vocab_size,)`` for token ids ``(..., n)``.
 
-        ``mask`` and ``is_causal`` are passed on to the attention layer.
+        ``mask`` and ``is_causal`` are passed on to the attention layer. Sequences of length
+        0 are allowed.
+
+        Raises
+        ------
+        TypeError
+            If ``ids`` are not integers, or ``is_causal`` is not a bool.
+        ValueError
+            If an id is out of range, the sequences are longer than ``max_len``, ``mask`` does
+            not fit, or a parameter holds NaN or inf (named ``"<layer>.<parameter>"``).
+        FloatingPointError
+            If a layer's result overflows.
+
+        After a call that raised, :meth:`backward` raises ``RuntimeError`` until the next
+        successful call, and :attr:`weights` still holds the last successful call's weights.
         """
+        is_causal = check_flag(is_causal, "is_causal")
+        self._check_params()
         x = self.positions(self.embedding(ids))
         context = self.attention(x, mask=mask, is_causal=is_causal)
         logits = self.head(context)
-        self._cache = {"done": True}
+        # What each layer kept, to tell in backward whether one was called on its own since.
+        self._cache = {name: layer._cache for name, layer in self.layers.items()}
         return logits
 
     def backward(self, grad_out: npt.ArrayLike) -> None:
@@ -134,8 +155,24 @@ class TinyAttentionModel(Layer):
 
         ``grad_out`` is dL/d(logits) of the last call; token ids have no gradient, so nothing
         is returned.
+
+        Raises
+        ------
+        RuntimeError
+            If the model has not been called yet, or its last call raised, or one of its layers
+            has been called on its own since.
+        ValueError
+            If ``grad_out`` does not have the shape of the last logits, or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
         """
-        self._saved()
+        saved = self._saved()
+        for name, layer in self.layers.items():
+            if layer._cache is not saved[name]:
+                raise RuntimeError(
+                    f"the {name} layer was called on its own since the model's last call; call "
+                    "the model again before its backward pass"
+                )
         grad = self.head.backward(grad_out)
         grad = self.attention.backward(grad)
         grad = self.positions.backward(grad)

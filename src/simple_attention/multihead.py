@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_rng, check_positive_int, working_dtype
+from ._validation import as_rng, check_flag, check_positive_int, working_dtype
 from .attention import (
     backward_through_scores,
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
     sum_to_shape,
 )
-from .dropout import Dropout
+from .dropout import Dropout, check_probability
 from .kv_cache import KVCache, causal_mask_bottom_right
 from .layers import Layer, _sum_outer
 
@@ -42,6 +42,14 @@ def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
     """Cut the last axis into heads: ``(..., n, d_model) -> (..., n_heads, n, d_head)``.
 
     Head ``h`` gets the features ``h * d_head`` to ``(h + 1) * d_head - 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not at least 2-D, or ``n_heads`` is not positive or does not divide the
+        size of the last axis.
+    TypeError
+        If ``n_heads`` is not an integer.
 
     Examples
     --------
@@ -57,7 +65,12 @@ def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
             [ 6.,  7.],
             [10., 11.]]])
     """
+    n_heads = check_positive_int(n_heads, "n_heads")
+    if x.ndim < 2:
+        raise ValueError(f"x must be at least 2-D (..., n, d_model), got shape {x.shape}")
     *lead, n, d_model = x.shape
+    if d_model % n_heads:
+        raise ValueError(f"x has d_model={d_model} features, not divisible by n_heads={n_heads}")
     return np.swapaxes(x.reshape(*lead, n, n_heads, d_model // n_heads), -2, -3)
 
 
@@ -65,6 +78,11 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
     """Glue the heads back together: ``(..., n_heads, n, d_head) -> (..., n, d_model)``.
 
     The inverse of :func:`split_heads`.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not at least 3-D.
 
     Examples
     --------
@@ -74,8 +92,11 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
     >>> np.array_equal(merge_heads(split_heads(x, 2)), x)
     True
     """
+    if x.ndim < 3:
+        raise ValueError(f"x must be at least 3-D (..., n_heads, n, d_head), got shape {x.shape}")
     swapped = np.swapaxes(x, -2, -3)
-    return swapped.reshape(*swapped.shape[:-2], -1)
+    # The size spelled out, not -1, which is ambiguous for an empty sequence or batch.
+    return swapped.reshape(*swapped.shape[:-2], swapped.shape[-2] * swapped.shape[-1])
 
 
 class MultiHeadAttention(Layer):
@@ -116,7 +137,7 @@ class MultiHeadAttention(Layer):
         Features per head, ``d_model // n_heads``; the default scale is ``1/sqrt(d_head)``.
     weights : ndarray, shape (..., n_heads, L, S) or None
         The attention weights of every head in the last call (before dropout), for plotting;
-        ``None`` before the first call.
+        ``None`` before the first call. Read-only: the backward pass uses the same array.
     dropout : Dropout
         The dropout applied to the weights; :meth:`train` and :meth:`eval` switch its mode.
     grads : dict of str to ndarray
@@ -128,7 +149,9 @@ class MultiHeadAttention(Layer):
         If ``d_model`` or ``n_heads`` is not positive, or ``d_model`` is not divisible by
         ``n_heads``, or ``dropout`` is outside ``[0, 1)``.
     TypeError
-        If a size is not an integer.
+        If a size is not an integer, or ``dropout`` is not a real number.
+
+    Every argument is checked before anything is drawn from ``rng``.
 
     See Also
     --------
@@ -180,6 +203,7 @@ class MultiHeadAttention(Layer):
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         self.d_head = self.d_model // self.n_heads
+        p = check_probability(dropout, "dropout")
         generator = as_rng(rng)
         bound = 1.0 / math.sqrt(self.d_model)
         shape = (self.d_model, self.d_model)
@@ -187,7 +211,7 @@ class MultiHeadAttention(Layer):
         self.W_key = generator.uniform(-bound, bound, shape)
         self.W_value = generator.uniform(-bound, bound, shape)
         self.W_out = generator.uniform(-bound, bound, shape)
-        self.dropout = Dropout(dropout, rng=generator)
+        self.dropout = Dropout(p, rng=generator)
         self.weights: np.ndarray | None = None
 
     def __repr__(self) -> str:
@@ -212,8 +236,15 @@ class MultiHeadAttention(Layer):
         return self.dropout.training
 
     def train(self, mode: bool = True) -> MultiHeadAttention:
-        """Switch to training mode (or evaluation mode with ``mode=False``); return self."""
-        self.dropout.train(mode)
+        """Switch to training mode (or evaluation mode with ``mode=False``); return self.
+
+        Raises
+        ------
+        TypeError
+            If ``mode`` is not a bool (a truthy string such as ``"no"`` is refused); the mode
+            is then unchanged.
+        """
+        self.dropout.train(check_flag(mode, "mode"))
         return self
 
     def eval(self) -> MultiHeadAttention:
@@ -234,20 +265,45 @@ class MultiHeadAttention(Layer):
         = may attend, float masks added to the scores); ``is_causal=True`` applies
         :func:`~simple_attention.causal_mask`. A key-padding mask ``(B, n)`` must be reshaped
         to ``(B, 1, 1, n)`` first (:func:`~simple_attention.key_padding_mask` does it). The
-        result has the dtype of ``x``.
+        result has the dtype of ``x``; float16 is computed in float32. Empty sequences
+        (``n = 0``) and empty batches give empty results.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not ``(..., n, d_model)``, or ``x`` or a parameter (named) holds NaN or
+            inf, or ``mask`` does not fit.
+        TypeError
+            If ``x`` is not real floating-point or integer, or ``is_causal`` is not a bool.
+        FloatingPointError
+            If the scores or the result overflow their dtype.
+
+        A call that raises changes neither :attr:`weights`, nor the parameters, nor the
+        dropout's generator.
         """
         x_arr = self._check_input(x, self.d_model, "d_model")
-        xw = x_arr.astype(working_dtype(x_arr.dtype), copy=False)
+        is_causal = check_flag(is_causal, "is_causal")
+        # A private copy: the caller may refill its buffer before the backward pass.
+        xw = x_arr.astype(working_dtype(x_arr.dtype))
         query, key, value = (self._project(xw, n) for n in ("W_query", "W_key", "W_value"))
         context, weights = scaled_dot_product_attention(
             query, key, value, mask=mask, is_causal=is_causal, return_weights=True
         )
+        rng_state = self.dropout.rng.bit_generator.state
         dropped = None
         if self.dropout.active:
             dropped = self.dropout(weights)
             context = dropped @ value
         merged = merge_heads(context)
-        out = merged @ self.W_out.astype(xw.dtype, copy=False)
+        try:
+            out = self._finite(
+                merged @ self.W_out.astype(xw.dtype, copy=False), "the output", x_arr.dtype
+            )
+        except FloatingPointError:
+            # A failed call must not change the masks the next calls draw.
+            self.dropout.rng.bit_generator.state = rng_state
+            raise
+        weights.flags.writeable = False  # shared with the backward pass
         self.weights = weights
         self._cache = {
             "x": xw,
@@ -260,7 +316,7 @@ class MultiHeadAttention(Layer):
             "dtype": x_arr.dtype,
             "out_shape": out.shape,
         }
-        return out.astype(x_arr.dtype, copy=False)
+        return out
 
     def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
         r"""Gradients of a loss through the last call, given ``grad_out`` = dL/d(out).
@@ -283,14 +339,19 @@ class MultiHeadAttention(Layer):
         Raises
         ------
         RuntimeError
-            If the layer has not been called yet (or only through :meth:`decode_step`).
+            If the layer has not been called yet (or only through :meth:`decode_step`), or its
+            last call raised.
         ValueError
-            If ``grad_out`` does not have the shape of the last output.
+            If ``grad_out`` does not have the shape of the last output, or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
+        FloatingPointError
+            If a gradient overflows its dtype; :attr:`grads` is then left as it was.
         """
         saved = self._saved()
         x = saved["x"]
         g = self._grad_out(grad_out, saved["out_shape"]).astype(x.dtype, copy=False)
-        self.grads["W_out"] = _sum_outer(saved["merged"], g).astype(self.W_out.dtype, copy=False)
+        grads = {"W_out": _sum_outer(saved["merged"], g).astype(self.W_out.dtype, copy=False)}
         grad_context = split_heads(g @ self.W_out.T.astype(x.dtype, copy=False), self.n_heads)
         if saved["dropped"] is None:
             grads_qkv = scaled_dot_product_attention_backward(
@@ -302,9 +363,13 @@ class MultiHeadAttention(Layer):
         for name, grad in zip(("W_query", "W_key", "W_value"), grads_qkv, strict=True):
             W = self.params[name]
             grad_merged = merge_heads(grad)
-            self.grads[name] = _sum_outer(x, grad_merged).astype(W.dtype, copy=False)
+            grads[name] = _sum_outer(x, grad_merged).astype(W.dtype, copy=False)
             grad_x += grad_merged @ W.T.astype(x.dtype, copy=False)
-        return grad_x.astype(saved["dtype"], copy=False)
+        for name, grad in grads.items():
+            self._finite(grad, f"the gradient of {name}")
+        grad_x = self._finite(grad_x, "the gradient of x", saved["dtype"])
+        self.grads.update(grads)
+        return grad_x
 
     def _attention_backward_with_dropout(
         self, grad_context: np.ndarray, saved: dict[str, Any]
@@ -335,7 +400,9 @@ class MultiHeadAttention(Layer):
         projects only the new token and computes one row of scores per head.
 
         Decoding is for inference: no dropout is applied and nothing is kept for
-        :meth:`backward`. :attr:`weights` holds the new rows, ``(..., n_heads, m, S)``.
+        :meth:`backward`. :attr:`weights` holds the new rows, ``(..., n_heads, m, S)``. A step
+        that raises changes nothing: neither the cache, nor :attr:`weights`, nor what
+        :meth:`backward` would use.
 
         Parameters
         ----------
@@ -349,6 +416,17 @@ class MultiHeadAttention(Layer):
         -------
         ndarray, shape (..., m, d_model)
             The outputs of the new positions, in the dtype of ``x_new``.
+
+        Raises
+        ------
+        TypeError
+            If ``cache`` is not a :class:`~simple_attention.KVCache`, or ``x_new`` is not real,
+            or its dtype differs from the cached keys'.
+        ValueError
+            If ``x_new`` is not ``(..., m, d_model)``, holds NaN or inf, or its leading
+            dimensions differ from the cached ones.
+        FloatingPointError
+            If the scores or the result overflow their dtype.
 
         Examples
         --------
@@ -368,11 +446,16 @@ class MultiHeadAttention(Layer):
         x_arr = self._check_input(x_new, self.d_model, "d_model")
         xw = x_arr.astype(working_dtype(x_arr.dtype), copy=False)
         query, key, value = (self._project(xw, n) for n in ("W_query", "W_key", "W_value"))
-        keys, values = cache.append(key, value)
+        # Stored in the cache only once the step has succeeded.
+        keys, values = cache._extended(key, value)
         mask = causal_mask_bottom_right(query.shape[-2], keys.shape[-2])
-        context, self.weights = scaled_dot_product_attention(
+        context, weights = scaled_dot_product_attention(
             query, keys, values, mask=mask, return_weights=True
         )
-        self._cache = None
         out = merge_heads(context) @ self.W_out.astype(xw.dtype, copy=False)
-        return out.astype(x_arr.dtype, copy=False)
+        out = self._finite(out, "the output", x_arr.dtype)
+        cache.keys, cache.values = keys, values
+        weights.flags.writeable = False  # as after a full call
+        self.weights = weights
+        self._cache = None
+        return out

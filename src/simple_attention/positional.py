@@ -138,22 +138,55 @@ class PositionalEmbedding(Layer):
         return {"weight": self.weight}
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        """Add the position vectors to ``x`` of shape ``(..., n, dim)``, ``n <= max_len``."""
+        """Add the position vectors to ``x`` of shape ``(..., n, dim)``, ``n <= max_len``.
+
+        The result has the dtype of ``x``; ``n = 0`` and empty batches are allowed.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not ``(..., n, dim)`` with ``n <= max_len``, or ``x`` or :attr:`weight`
+            holds NaN or inf.
+        TypeError
+            If ``x`` is not real floating-point or integer.
+        FloatingPointError
+            If the sum overflows the dtype of ``x``.
+        """
         x_arr = as_float_array(x, "x")
         if x_arr.ndim < 2 or x_arr.shape[-1] != self.dim:
             raise ValueError(f"x must have shape (..., n, {self.dim}), got {x_arr.shape}")
         n = x_arr.shape[-2]
         if n > self.max_len:
             raise ValueError(f"x has {n} positions but the layer holds max_len={self.max_len}")
-        self._cache = {"shape": x_arr.shape}
-        return x_arr + self.weight[:n].astype(x_arr.dtype, copy=False)
+        self._check_params()
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = x_arr + self.weight[:n].astype(x_arr.dtype, copy=False)
+        self._finite(out, "the output")
+        self._cache = {"shape": x_arr.shape, "dtype": x_arr.dtype}
+        return out
 
     def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
-        """Return dL/dx (``grad_out`` itself: addition passes it through) and fill ``grads``."""
+        """Return dL/dx (a copy of ``grad_out``: addition passes it through); fill ``grads``.
+
+        dL/dx has the dtype of the last input, the gradient of :attr:`weight` its dtype.
+
+        Raises
+        ------
+        RuntimeError
+            If the layer has not been called yet, or its last call raised.
+        ValueError
+            If ``grad_out`` does not have the shape of the last output, or holds NaN or inf.
+        TypeError
+            If ``grad_out`` is not real (complex gradients are refused).
+        """
         saved = self._saved()
         g = self._grad_out(grad_out, saved["shape"])
         n = g.shape[-2]
+        grad_x = self._finite(g.astype(saved["dtype"]), "the gradient of x")
         grad_weight = np.zeros_like(self.weight)
-        grad_weight[:n] = g.reshape(-1, n, self.dim).sum(axis=0)
-        self.grads["weight"] = grad_weight
-        return g
+        # Summing over the leading axes, not reshaping to (-1, n, dim): -1 is ambiguous when
+        # n = 0.
+        batch_axes = tuple(range(g.ndim - 2))
+        grad_weight[:n] = g.astype(self.weight.dtype, copy=False).sum(axis=batch_axes)
+        self.grads["weight"] = self._finite(grad_weight, "the gradient of weight")
+        return grad_x
