@@ -285,3 +285,163 @@ def test_attention_match_bounds_and_shape_check():
     assert attention_match(np.eye(3)[[0, 0, 0]], ideal) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="ideal pattern"):
         attention_match(np.eye(4), ideal)
+
+
+# --- checking the arguments of train, accuracy and attention_match --------------------------
+
+
+def params_of(model):
+    return {name: param.copy() for name, param in model.params.items()}
+
+
+def assert_params_equal(model, before):
+    for name, param in model.params.items():
+        np.testing.assert_array_equal(param, before[name], err_msg=name)
+
+
+@pytest.fixture
+def small_task():
+    return reverse_task(20, 4, length=4, vocab_size=5, rng=0)
+
+
+def test_train_rejects_zero_sequences():
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    empty = np.zeros((0, 4), dtype=int)
+    with pytest.raises(ValueError, match="inputs must hold at least one sequence"):
+        train(model, empty, empty, steps=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"lr": 0.0}, ValueError, "lr"),
+        ({"lr": float("nan")}, ValueError, "lr"),
+        ({"lr": "0.1"}, TypeError, "lr"),
+        ({"lr": True}, TypeError, "lr"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"snapshot_steps": 5}, TypeError, "snapshot_steps must be an iterable"),
+        ({"snapshot_steps": [0, -1]}, ValueError, "snapshot_steps"),
+        ({"snapshot_steps": [True]}, TypeError, "snapshot_steps"),
+        ({"probe": np.full((2, 4), 7)}, ValueError, r"probe must lie in \[0, 5\)"),
+        ({"probe": np.zeros((2, 5), dtype=int)}, ValueError, "probe has sequences of 5"),
+        ({"probe": np.zeros((2, 4))}, TypeError, "probe must be integer"),
+        ({"rng": "seed"}, TypeError, "rng"),
+    ],
+)
+def test_train_checks_its_arguments_before_touching_the_model(small_task, kwargs, error, match):
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    before = params_of(model)
+    arguments = {"steps": 3, "snapshot_steps": [0, 3]} | kwargs
+    with pytest.raises(error, match=match):
+        train(model, small_task.train_inputs, small_task.train_targets, **arguments)
+    assert_params_equal(model, before)
+    assert model.weights is None  # not even called
+
+
+@pytest.mark.parametrize(
+    ("inputs", "targets", "error", "match"),
+    [
+        (np.zeros((3, 4)), np.zeros((3, 4), dtype=int), TypeError, "inputs must be integer"),
+        (np.zeros((3, 4), dtype=int), np.zeros((3, 4)), TypeError, "targets must be integer"),
+        (np.zeros((3, 4), dtype=int), np.full((3, 4), 5), ValueError, "targets must lie in"),
+        (np.zeros((3, 5), dtype=int), np.zeros((3, 5), dtype=int), ValueError, "max_len=4"),
+        (np.zeros((3, 0), dtype=int), np.zeros((3, 0), dtype=int), ValueError, "inputs must"),
+        (np.zeros(4, dtype=int), np.zeros(4, dtype=int), ValueError, "inputs must hold"),
+    ],
+)
+def test_train_rejects_bad_data(inputs, targets, error, match):
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    with pytest.raises(error, match=match):
+        train(model, inputs, targets, steps=2)
+
+
+def test_train_checks_every_sequence_before_the_first_step(small_task):
+    # The bad id sits in one sequence of many: batches might reach it only after some steps.
+    inputs = small_task.train_inputs.copy()
+    inputs[-1, 0] = 5
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    before = params_of(model)
+    with pytest.raises(ValueError, match=r"inputs must lie in \[0, 5\)"):
+        train(model, inputs, small_task.train_targets, steps=50, batch_size=2, rng=0)
+    assert_params_equal(model, before)
+
+
+def test_train_rejects_what_is_not_the_tiny_model(small_task):
+    with pytest.raises(TypeError, match="model must be a TinyAttentionModel"):
+        train(object(), small_task.train_inputs, small_task.train_targets, steps=1)
+
+
+def test_train_restores_the_parameters_when_a_step_fails(small_task, monkeypatch):
+    import simple_attention.training as training
+
+    calls = []
+
+    def failing_loss(logits, targets):
+        calls.append(None)
+        if len(calls) == 3:
+            raise FloatingPointError("the loss diverged")
+        return softmax_cross_entropy(logits, targets)
+
+    monkeypatch.setattr(training, "softmax_cross_entropy", failing_loss)
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    before = params_of(model)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        train(model, small_task.train_inputs, small_task.train_targets, steps=5, rng=0)
+    assert len(calls) == 3  # two updates happened, and were undone
+    assert_params_equal(model, before)
+
+
+def test_train_restores_the_parameters_when_training_diverges(small_task):
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    before = params_of(model)
+    # Steps of about 1e300: the next forward pass overflows.
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises((FloatingPointError, ValueError)),
+    ):
+        train(model, small_task.train_inputs, small_task.train_targets, steps=5, lr=1e300, rng=0)
+    assert_params_equal(model, before)
+
+
+@pytest.mark.parametrize(
+    "targets", [np.array([0, 1, 2]), np.zeros((2, 1), dtype=int), 0, np.zeros((1, 3), dtype=int)]
+)
+def test_accuracy_rejects_targets_of_another_shape_than_inputs(targets):
+    model = TinyAttentionModel(4, 3, 8, rng=0)
+    ids = np.array([[0, 1, 2], [3, 2, 1]])
+    with pytest.raises(ValueError, match="targets must have the shape of inputs"):
+        accuracy(model, ids, targets)
+    assert model.weights is None  # checked before the model runs
+
+
+def test_accuracy_rejects_bad_ids():
+    model = TinyAttentionModel(4, 3, 8, rng=0)
+    ids = np.array([[0, 1, 2]])
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 4\)"):
+        accuracy(model, ids, np.array([[0, 1, 4]]))
+    with pytest.raises(TypeError, match="targets must be integer"):
+        accuracy(model, ids, ids.astype(float))
+    with pytest.raises(TypeError, match="model must be a TinyAttentionModel"):
+        accuracy(None, ids, ids)
+
+
+def test_accuracy_and_attention_match_refuse_empty_data():
+    model = TinyAttentionModel(4, 3, 8, rng=0)
+    empty = np.zeros((0, 3), dtype=int)
+    with pytest.raises(ValueError, match="inputs holds no sequence"):
+        accuracy(model, empty, empty)
+    with pytest.raises(ValueError, match="weights of shape .* hold no query"):
+        attention_match(np.zeros((0, 3, 3)), reverse_pattern(3))
+    with pytest.raises(ValueError, match="hold no query"):
+        attention_match(np.zeros((0, 3)), np.zeros((0, 3)))
+
+
+def test_attention_match_refuses_values_that_are_not_probabilities():
+    ideal = reverse_pattern(3)
+    with pytest.raises(ValueError, match=r"weights must be probabilities in \[0, 1\]"):
+        attention_match(2 * ideal, ideal)
+    with pytest.raises(ValueError, match=r"ideal must be probabilities in \[0, 1\]"):
+        attention_match(ideal, -ideal)
+    with pytest.raises(ValueError, match="weights contains NaN"):
+        attention_match(np.full((3, 3), np.nan), ideal)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_positive_int
+from ._validation import as_float_array, as_rng, check_positive_int, check_real
 from .losses import softmax_cross_entropy
 from .model import TinyAttentionModel
 from .optim import Adam
@@ -92,6 +92,25 @@ def train(
     -------
     TrainingHistory
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`~simple_attention.TinyAttentionModel`, ``inputs``,
+        ``targets`` or ``probe`` are not integer token ids, ``steps``, ``batch_size`` or a
+        snapshot step is not an integer, ``lr`` is not a real number, or ``snapshot_steps`` is
+        not an iterable.
+    ValueError
+        If ``inputs`` is empty (no sequences, or sequences of no tokens) or not 2-D, ``targets``
+        does not have its shape, an id lies outside ``[0, vocab_size)``, the sequences of
+        ``inputs`` or ``probe`` are longer than the model's ``max_len``, ``steps`` or
+        ``batch_size`` is not positive, ``lr`` is not positive and finite, or a snapshot step
+        is negative. All arguments are checked before the model is touched.
+    FloatingPointError, ValueError
+        If training diverges (an overflow in the forward pass, or a NaN gradient). The model's
+        parameters are then restored to their values before the call, so a failed call leaves
+        the model as it was (an interrupt, ``KeyboardInterrupt``, keeps what was trained so
+        far).
+
     Examples
     --------
     >>> from simple_attention import TinyAttentionModel, reverse_task, train
@@ -107,17 +126,32 @@ def train(
     >>> history.snapshot_steps, history.snapshots[0].shape
     ([0, 50], (4, 4))
     """
+    if not isinstance(model, TinyAttentionModel):
+        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
-    x = np.asarray(inputs)
-    y = np.asarray(targets)
-    if x.shape != y.shape or x.ndim != 2:
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    x = _check_ids(inputs, "inputs", model)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"inputs must hold at least one sequence, shape (n_sequences, n_tokens), got shape "
+            f"{x.shape}"
+        )
+    y = _check_ids(targets, "targets", model, check_length=False)
+    if x.shape != y.shape:
         raise ValueError(
             f"inputs {x.shape} and targets {y.shape} must have the same shape "
             "(n_sequences, n_tokens)"
         )
+    probe_ids = x[:64] if probe is None else _check_ids(probe, "probe", model)
+    try:
+        requested = list(snapshot_steps)
+    except TypeError:
+        raise TypeError(
+            f"snapshot_steps must be an iterable of integers, got {snapshot_steps!r}"
+        ) from None
+    wanted = {check_positive_int(s, "snapshot_steps", allow_zero=True) for s in requested}
     generator = as_rng(rng)
-    probe_ids = x[:64] if probe is None else np.asarray(probe)
     optimizer = Adam(model.params, lr=lr)
     history = TrainingHistory()
 
@@ -128,22 +162,82 @@ def train(
             history.snapshot_steps.append(step)
             history.snapshots.append(weights.reshape(-1, *weights.shape[-2:]).mean(axis=0))
 
-    wanted = {check_positive_int(s, "snapshot_steps", allow_zero=True) for s in snapshot_steps}
-    if 0 in wanted:
-        snapshot(0)
-    for step in range(1, steps + 1):
-        batch = generator.integers(len(x), size=batch_size)
-        loss, grad_logits = softmax_cross_entropy(model(x[batch]), y[batch])
-        model.backward(grad_logits)
-        optimizer.step(model.grads)
-        history.losses.append(loss)
-        if step in wanted:
-            snapshot(step)
+    initial = {name: param.copy() for name, param in model.params.items()}
+    try:
+        if 0 in wanted:
+            snapshot(0)
+        for step in range(1, steps + 1):
+            batch = generator.integers(len(x), size=batch_size)
+            loss, grad_logits = softmax_cross_entropy(model(x[batch]), y[batch])
+            model.backward(grad_logits)
+            optimizer.step(model.grads)
+            history.losses.append(loss)
+            if step in wanted:
+                snapshot(step)
+    except Exception:
+        # A run that diverged halfway must not leave a half-trained model behind.
+        for name, param in model.params.items():
+            param[...] = initial[name]
+        raise
     return history
+
+
+def _check_ids(
+    ids: npt.ArrayLike, name: str, model: TinyAttentionModel, *, check_length: bool = True
+) -> np.ndarray:
+    """Token ids for ``model``: integers in ``[0, vocab_size)``.
+
+    With ``check_length`` (model inputs, not targets), also sequences of 1 to max_len tokens.
+    Checked here, before anything runs, so that a bad id in a sequence drawn late in training
+    cannot stop the run halfway.
+    """
+    arr = np.asarray(ids)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if arr.size:
+            raise TypeError(f"{name} must be integer token ids, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+    if check_length and (arr.ndim == 0 or arr.shape[-1] == 0):
+        raise ValueError(
+            f"{name} must hold sequences of at least one token, got shape {arr.shape}"
+        )
+    vocab_size = model.embedding.vocab_size
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+        raise ValueError(
+            f"{name} must lie in [0, {vocab_size}), got values from {arr.min()} to {arr.max()}"
+        )
+    if check_length and arr.shape[-1] > model.positions.max_len:
+        raise ValueError(
+            f"{name} has sequences of {arr.shape[-1]} tokens but the model holds "
+            f"max_len={model.positions.max_len}"
+        )
+    return arr
 
 
 def accuracy(model: TinyAttentionModel, inputs: npt.ArrayLike, targets: npt.ArrayLike) -> float:
     """Share of positions where the model's most likely token is the target.
+
+    Parameters
+    ----------
+    model : TinyAttentionModel
+        Called once on ``inputs`` (so ``model.weights`` are then those of ``inputs``).
+    inputs : array_like of int, shape (..., n)
+        Token ids, at least one token.
+    targets : array_like of int, same shape as ``inputs``
+        The expected token ids, in ``[0, vocab_size)``.
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`~simple_attention.TinyAttentionModel`, or ``inputs`` or
+        ``targets`` are not integer token ids.
+    ValueError
+        If ``inputs`` holds no token, ``targets`` does not have the shape of ``inputs`` (no
+        broadcasting: a target per position), or an id lies outside ``[0, vocab_size)``.
 
     Examples
     --------
@@ -154,8 +248,19 @@ def accuracy(model: TinyAttentionModel, inputs: npt.ArrayLike, targets: npt.Arra
     >>> 0.0 <= accuracy(model, ids, ids[:, ::-1]) <= 1.0
     True
     """
-    predictions = model(inputs).argmax(axis=-1)
-    return float((predictions == np.asarray(targets)).mean())
+    if not isinstance(model, TinyAttentionModel):
+        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
+    ids = _check_ids(inputs, "inputs", model)
+    if ids.size == 0:
+        raise ValueError(f"inputs holds no sequence (shape {ids.shape}): no accuracy to measure")
+    expected = _check_ids(targets, "targets", model, check_length=False)
+    if expected.shape != ids.shape:
+        raise ValueError(
+            f"targets must have the shape of inputs {ids.shape} (one target per position), got "
+            f"{expected.shape}"
+        )
+    predictions = model(ids).argmax(axis=-1)
+    return float((predictions == expected).mean())
 
 
 def attention_match(weights: npt.ArrayLike, ideal: npt.ArrayLike) -> float:
@@ -173,6 +278,14 @@ def attention_match(weights: npt.ArrayLike, ideal: npt.ArrayLike) -> float:
     ideal : array_like, shape (n_queries, n_keys)
         The known pattern, rows summing to 1.
 
+    Raises
+    ------
+    ValueError
+        If ``weights`` does not end with the shape of ``ideal``, holds no query (nothing to
+        average), or either holds NaN, inf or values outside ``[0, 1]``.
+    TypeError
+        If either is not real numbers.
+
     Examples
     --------
     >>> import numpy as np
@@ -188,4 +301,12 @@ def attention_match(weights: npt.ArrayLike, ideal: npt.ArrayLike) -> float:
         raise ValueError(
             f"weights of shape {w.shape} do not end with the ideal pattern's shape {target.shape}"
         )
+    if w.size == 0:
+        raise ValueError(f"weights of shape {w.shape} hold no query: nothing to average")
+    for name, arr in (("weights", w), ("ideal", target)):
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(
+                f"{name} must be probabilities in [0, 1], got values from "
+                f"{arr.min()} to {arr.max()}"
+            )
     return float((w * target).sum(axis=-1).mean())
