@@ -220,3 +220,33 @@ def test_gradcheck_layer_rejects_a_nan_parameter(rng):
     layer.b[0] = np.nan
     with pytest.raises(ValueError, match="b contains NaN"):
         gradcheck_layer(layer, rng.standard_normal((2, 3)))
+
+
+def test_gradcheck_refuses_a_bare_array_or_nothing_as_inputs():
+    x = np.ones((2, 3))
+    with pytest.raises(TypeError, match="inputs must be a list or tuple"):
+        gradcheck(np.sin, sine_backward, x, rng=0)  # list(x) would be its two rows
+    with pytest.raises(ValueError, match="inputs is empty"):
+        gradcheck(lambda: 1.0, lambda g: [], [], rng=0)
+
+
+def test_gradcheck_refuses_what_is_not_callable():
+    with pytest.raises(TypeError, match="backward must be callable"):
+        gradcheck(np.sin, None, [np.ones(2)], rng=0)
+    with pytest.raises(TypeError, match="f must be callable"):
+        numerical_gradient("sin", np.ones(2), np.ones(2))
+
+
+def test_gradcheck_layer_refuses_a_check_of_nothing():
+    from simple_attention.layers import Layer
+
+    class Identity(Layer):
+        def __call__(self, ids):
+            self._cache = {}
+            return np.asarray(ids, dtype=float)
+
+        def backward(self, grad_out):
+            return None
+
+    with pytest.raises(ValueError, match="nothing to check"):
+        gradcheck_layer(Identity(), np.array([1, 2]))

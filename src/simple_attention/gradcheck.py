@@ -54,7 +54,8 @@ def numerical_gradient(
     Raises
     ------
     TypeError
-        If ``x`` is not a float64 array, or ``grad_output`` or the output of ``f`` is not real.
+        If ``f`` is not callable, ``x`` is not a float64 array, or ``grad_output`` or the output
+        of ``f`` is not real.
     ValueError
         If ``x`` is read-only or not finite, ``grad_output`` is not finite, ``eps`` is not a
         positive finite number or too small to change an entry of ``x``, or ``f`` returns an
@@ -72,6 +73,7 @@ def numerical_gradient(
     >>> numerical_gradient(lambda x: x**2, x, np.ones(3))  # d/dx sum(x**2) = 2x
     array([2., 4., 6.])
     """
+    _check_callable(f, "f")
     _check_float64(x, "x")
     g = as_float_array(grad_output, "grad_output").astype(np.float64, copy=False)
     eps = check_real(eps, "eps", low=0.0, low_open=True)
@@ -213,10 +215,10 @@ def gradcheck(
     backward : callable
         ``backward(grad_output, *inputs)`` returns one gradient per input (a list or tuple),
         each the gradient of ``sum(grad_output * f(*inputs))`` with respect to that input.
-    inputs : sequence of ndarray of float64
-        The point at which to check, finite. Each is perturbed in place and restored, also when
-        ``f`` raises; strided and transposed views are checked as they are. No two inputs may
-        share memory (perturbing one would perturb the other).
+    inputs : list or tuple of ndarray of float64
+        The point at which to check, at least one array, finite. Each is perturbed in place
+        and restored, also when ``f`` raises; strided and transposed views are checked as they
+        are. No two inputs may share memory (perturbing one would perturb the other).
     eps : float, default 1e-6
         Finite-difference step, positive and finite.
     rng : None, int or numpy.random.Generator, optional
@@ -231,13 +233,14 @@ def gradcheck(
     Raises
     ------
     TypeError
-        If an input is not float64 (lower precision drowns the check in rounding error),
-        ``backward`` does not return a list or tuple, or ``f`` or ``backward`` returns
-        something that is not real numbers.
+        If ``f`` or ``backward`` is not callable, ``inputs`` is not a list or tuple, an input is
+        not float64 (lower precision drowns the check in rounding error), ``backward`` does not
+        return a list or tuple, or ``f`` or ``backward`` returns something that is not real
+        numbers.
     ValueError
-        If an input is read-only or not finite, two inputs share memory, ``eps`` is not a
-        positive finite number (or too small to change an input), ``backward`` returns the
-        wrong number of gradients or a gradient of the wrong shape.
+        If ``inputs`` is empty, an input is read-only or not finite, two inputs share memory,
+        ``eps`` is not a positive finite number (or too small to change an input), or
+        ``backward`` returns the wrong number of gradients or a gradient of the wrong shape.
     FloatingPointError
         If ``f`` is not finite at the point or at a perturbed point, a gradient of ``backward``
         contains NaN or inf, or a finite difference overflows. A score of ``0.0`` is never
@@ -272,6 +275,16 @@ def gradcheck(
     >>> wrong > 0.1
     True
     """
+    _check_callable(f, "f")
+    _check_callable(backward, "backward")
+    if not isinstance(inputs, (list, tuple)):
+        # list() of a bare array would silently check its rows as separate inputs.
+        raise TypeError(
+            f"inputs must be a list or tuple of arrays, one per argument of f, got "
+            f"{type(inputs).__name__}"
+        )
+    if not inputs:
+        raise ValueError("inputs is empty: there is no gradient to check")
     arrays = list(inputs)
     for i, arr in enumerate(arrays):
         _check_float64(arr, f"inputs[{i}]")
@@ -356,9 +369,9 @@ def gradcheck_layer(
         If ``layer`` is not a :class:`~simple_attention.layers.Layer`, or ``x`` or a parameter
         is not float64 (``x`` may also be integers).
     ValueError
-        If ``x`` or a parameter is read-only or not finite, ``eps`` is not a positive finite
-        number, or the backward pass leaves out a parameter's gradient or returns one of the
-        wrong shape.
+        If ``x`` or a parameter is read-only or not finite, there is nothing to check (integer
+        ``x`` and no parameters), ``eps`` is not a positive finite number, or the backward
+        pass leaves out a parameter's gradient or returns one of the wrong shape.
     FloatingPointError
         If an analytic gradient contains NaN or inf, or the layer's output is not finite at a
         perturbed point.
@@ -384,6 +397,8 @@ def gradcheck_layer(
         _check_float64(x_arr, "x")
     for name, param in layer.params.items():
         _check_float64(param, name)
+    if not check_x and not layer.params:
+        raise ValueError("the layer has no parameters and x is integer ids: nothing to check")
     eps = check_real(eps, "eps", low=0.0, low_open=True)
     generator = as_rng(rng)
 
@@ -423,6 +438,11 @@ def gradcheck_layer(
     finally:
         forward(x_arr)
     return errors
+
+
+def _check_callable(f: Any, name: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
 
 
 def _check_float64(arr: Any, name: str) -> None:
