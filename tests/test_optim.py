@@ -322,3 +322,10 @@ def test_step_updates_a_zero_dimensional_parameter():
     opt.step({"x": np.array(5.0)})
     assert x.shape == ()
     assert float(x) == pytest.approx(0.9)
+
+
+def test_adam_accepts_betas_as_a_list_or_an_array():
+    for betas in ([0.8, 0.99], np.array([0.8, 0.99])):
+        opt = Adam({"x": np.zeros(2)}, betas=betas)
+        assert opt.betas == (0.8, 0.99)
+        assert all(type(beta) is float for beta in opt.betas)

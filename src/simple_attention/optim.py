@@ -266,7 +266,8 @@ class Adam(Optimizer):
     Raises
     ------
     TypeError
-        If ``betas`` is not a pair (tuple or list), or for bad ``params`` or hyperparameters,
+        If ``betas`` is not a pair (tuple, list or 1-D array), or for bad ``params`` or
+        hyperparameters,
         see :class:`Optimizer`.
     ValueError
         If ``betas`` does not hold two numbers in :math:`[0, 1)`, or ``eps`` is not positive.
@@ -298,6 +299,8 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         pair: object = betas  # the annotation says a pair; a caller may pass anything
+        if isinstance(pair, np.ndarray) and pair.ndim == 1:
+            pair = betas = tuple(pair.tolist())
         if not isinstance(pair, Sequence) or isinstance(pair, str):
             raise TypeError(f"betas must be a pair of numbers (beta1, beta2), got {betas!r}")
         if len(betas) != 2:
