@@ -1,6 +1,6 @@
 """API pages: one page per public name of the package, and the sections of the API page.
 
-At ``builder-inited``, before Sphinx looks for source files, this writes into ``api_pages_dir``
+At ``builder-inited``, before Sphinx reads the sources, this writes into ``api_pages_dir``
 (below the source folder):
 
 * ``sections.md``, which ``api.md`` includes: per section a title, the first sentence of the
