@@ -25,7 +25,9 @@ from simple_attention import (  # noqa: E402
 )
 from simple_attention.plotting import (  # noqa: E402
     plot_attention_weights,
+    plot_bars,
     plot_embeddings,
+    plot_loss_curve,
     plot_matrix,
     plot_query_attention,
     plot_softmax_comparison,
@@ -257,6 +259,239 @@ def test_every_figure_renders_without_warnings() -> None:
     ]
     for fig in figures:
         fig.canvas.draw()
+
+
+# --- bad arguments -----------------------------------------------------------------------------
+
+QUERY = ([1.0, 2.0], [0.3, 0.7], [0.1, 0.2])
+BAD_CALLS = [
+    # Indices and sizes.
+    (plot_query_attention, QUERY, {"query_index": 1.5}, TypeError, "query_index must be an integ"),
+    (
+        plot_query_attention,
+        QUERY,
+        {"query_index": True},
+        TypeError,
+        "query_index must be an integ",
+    ),
+    (
+        plot_query_attention,
+        QUERY,
+        {"query_index": -1},
+        ValueError,
+        "query_index must be non-negative, got -1",
+    ),
+    (plot_loss_curve, ([1.0, 2.0],), {"window": True}, TypeError, "window must be an integer"),
+    # Flags.
+    (plot_attention_weights, (np.eye(2),), {"annotate": "no"}, TypeError, "annotate must be True"),
+    (plot_matrix, (np.eye(2),), {"annotate": 1}, TypeError, "annotate must be True or False"),
+    (plot_embeddings, (np.eye(2),), {"annotate": "yes"}, TypeError, "annotate must be True"),
+    (plot_bars, ({"a": 1.0},), {"log": "yes"}, TypeError, "log must be True or False"),
+    (plot_loss_curve, ([1.0, 2.0],), {"log_scale": 0}, TypeError, "log_scale must be True or"),
+    # Real numbers.
+    (plot_matrix, (np.eye(2),), {"vmax": np.inf}, ValueError, "vmax must be positive and finite"),
+    (plot_matrix, (np.eye(2),), {"vmax": np.nan}, ValueError, "vmax must be positive and finite"),
+    (plot_matrix, (np.eye(2),), {"vmax": "1"}, TypeError, "vmax must be a real number"),
+    (plot_embeddings, (np.eye(2),), {"vmax": np.inf}, ValueError, "vmax must be positive"),
+    (plot_bars, ({"a": "x"},), {}, TypeError, r"values\['a'\] must be a real number"),
+    (plot_bars, ({"a": True},), {}, TypeError, r"values\['a'\] must be a real number"),
+    (plot_bars, ({"a": np.nan},), {}, ValueError, r"values\['a'\] must be non-negative and fin"),
+    (plot_bars, ({"a": -1.0},), {}, ValueError, r"values\['a'\] must be non-negative"),
+    (plot_bars, ({"a": 0.0},), {"log": True}, ValueError, r"values\['a'\] must be positive"),
+    (plot_bars, ({"a": 1.0},), {"reference": np.inf}, ValueError, "reference must be finite"),
+    (
+        plot_bars,
+        ({"a": 1.0},),
+        {"reference": 0.0, "log": True},
+        ValueError,
+        "reference must be po",
+    ),
+    (plot_loss_curve, ([1.0],), {"references": {"a": np.nan}}, ValueError, r"references\['a'\]"),
+    (
+        plot_loss_curve,
+        ([1.0],),
+        {"references": {"a": -1.0}},
+        ValueError,
+        r"references\['a'\] must",
+    ),
+    # Data.
+    (plot_tokens, ([3, -1],), {}, ValueError, "ids must be non-negative, got -1"),
+    (
+        plot_query_attention,
+        ([1.0, -np.inf], [1.0, 0.0], [0.5]),
+        {},
+        ValueError,
+        "scores contains inf",
+    ),
+    (plot_query_attention, ([1.0], [1.0], [np.inf]), {}, ValueError, "context contains inf"),
+    (
+        plot_attention_weights,
+        (np.zeros((0, 2)),),
+        {},
+        ValueError,
+        "weights must have at least one",
+    ),
+    (
+        plot_matrix,
+        (np.zeros((2, 0)),),
+        {},
+        ValueError,
+        "matrix must have at least one row and one",
+    ),
+    (
+        plot_softmax_comparison,
+        ([0.0, np.nan], {"a": [1.0, 1.0]}),
+        {},
+        ValueError,
+        "offsets contains",
+    ),
+    (
+        plot_softmax_comparison,
+        ([0.0, 1.0], {"a": [np.inf, 1.0]}),
+        {},
+        ValueError,
+        r"curves\['a'\] c",
+    ),
+    (
+        plot_softmax_comparison,
+        ([0.0, 1.0], {"a": [1.0, 1.0], "b": [1.0]}),
+        {},
+        ValueError,
+        "has sha",
+    ),
+    (plot_softmax_comparison, ([0.0, 1.0], {}), {}, ValueError, "curves must hold at least one"),
+    (
+        plot_softmax_comparison,
+        ([0.0, 1.0], [[1.0, 1.0]]),
+        {},
+        TypeError,
+        "curves must be a mapping",
+    ),
+    (
+        plot_timings,
+        ([1, 2], {"a": [0.0, 1.0]}),
+        {},
+        ValueError,
+        r"timings\['a'\] must be positive",
+    ),
+    (
+        plot_timings,
+        ([1, 2], {"a": [-1.0, 1.0]}),
+        {},
+        ValueError,
+        r"timings\['a'\] must be positive",
+    ),
+    (plot_timings, ([1, 2], {"a": [np.inf, 1.0]}), {}, ValueError, r"timings\['a'\] contains inf"),
+    (
+        plot_timings,
+        ([1, 2], {"a": [1.0, 1.0], "b": [np.nan] * 2}),
+        {},
+        ValueError,
+        r"\['b'\] has no",
+    ),
+    (plot_timings, ([1, np.nan], {"a": [1.0, 1.0]}), {}, ValueError, "sizes contains NaN or inf"),
+    (plot_timings, ([1, np.inf], {"a": [1.0, 1.0]}), {}, ValueError, "sizes contains NaN or inf"),
+    (plot_timings, ([], {"a": []}), {}, ValueError, "sizes must hold at least one size"),
+    (plot_timings, ([1, 2], {}), {}, ValueError, "timings must hold at least one curve"),
+    (plot_timings, ([1, 2], {"a": [1.0, 2.0], "b": [1.0]}), {}, ValueError, "has shape"),
+    (plot_bars, ([1.0],), {}, TypeError, "values must be a mapping"),
+    (plot_loss_curve, ([1.0],), {"references": [1.0]}, TypeError, "references must be a mapping"),
+    # Labels and texts.
+    (
+        plot_tokens,
+        ([1, 2], "ab"),
+        {},
+        TypeError,
+        "labels must be a sequence of labels, not one str",
+    ),
+    (plot_tokens, ([1, 2], 5), {}, TypeError, "labels must be a sequence of labels, got int"),
+    (plot_attention_weights, (np.eye(2), "ab"), {}, TypeError, "query_labels must be a sequence"),
+    (plot_query_attention, (*QUERY, "ab"), {}, TypeError, "labels must be a sequence of labels"),
+    (plot_tokens, ([1, 2],), {"title": 3}, TypeError, "title must be a str or None, got 3"),
+    (
+        plot_matrix,
+        (np.eye(2),),
+        {"colorbar_label": None},
+        TypeError,
+        "colorbar_label must be a str",
+    ),
+    (
+        plot_softmax_comparison,
+        ([0.0], {"a": [1.0]}),
+        {"xlabel": None},
+        TypeError,
+        "xlabel must be",
+    ),
+    (plot_timings, ([1], {"a": [1.0]}), {"ylabel": 1}, TypeError, "ylabel must be a str"),
+    (plot_loss_curve, ([1.0],), {"title": ["a"]}, TypeError, "title must be a str or None"),
+    (plot_bars, ({"a": 1.0},), {"reference_label": 1}, TypeError, "reference_label must be a str"),
+    (plot_bars, ({"a": 1.0},), {"fmt": 3}, TypeError, "fmt must be a str"),
+    (plot_bars, ({"a": 1.0},), {"fmt": "{:d}"}, ValueError, "fmt must format one number"),
+    (plot_bars, ({"a": 1.0},), {"fmt": "{0} {1}"}, ValueError, "fmt must format one number"),
+    # Where to draw.
+    (plot_tokens, ([1, 2],), {"ax": "left"}, TypeError, "ax must be a matplotlib Axes or None"),
+    (plot_bars, ({"a": 1.0},), {"ax": plt}, TypeError, "ax must be a matplotlib Axes or None"),
+    (plot_query_attention, QUERY, {"fig": "f"}, TypeError, "fig must be a matplotlib Figure or"),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "kwargs", "error", "match"),
+    BAD_CALLS,
+    ids=[f"{call[0].__name__}-{i}" for i, call in enumerate(BAD_CALLS)],
+)
+def test_bad_arguments_raise_and_leave_no_figure(
+    function: object, args: tuple, kwargs: dict, error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        function(*args, **kwargs)  # type: ignore[operator]
+    assert plt.get_fignums() == []
+
+
+def test_a_failed_call_draws_nothing_on_a_given_axes() -> None:
+    _fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="has shape"):
+        plot_softmax_comparison([0.0, 1.0], {"a": [1.0, 1.0], "b": [1.0]}, ax=ax)
+    with pytest.raises(ValueError, match="positive"):
+        plot_timings([1, 2], {"a": [1.0, 2.0], "b": [1.0, 0.0]}, ax=ax)
+    assert len(ax.lines) == 0
+    assert ax.get_xscale() == "linear"
+
+
+def test_query_attention_needs_an_empty_figure() -> None:
+    fig = plt.figure()
+    fig.add_subplot()
+    with pytest.raises(ValueError, match="fig must be empty, but it has 1 axes"):
+        plot_query_attention(*QUERY, fig=fig)
+    assert len(fig.axes) == 1
+    subfigure = plt.figure().subfigures(1, 2)[1]
+    assert plot_query_attention(*QUERY, fig=subfigure) is subfigure
+
+
+def test_heatmaps_show_nan_and_inf_cells() -> None:
+    m = np.array([[-np.inf, 0.5], [np.nan, -2.0]])
+    ax = plot_matrix(m)
+    assert [t.get_text() for t in ax.texts] == ["-inf", "0.50", "nan", "-2.00"]
+    assert ax.images[0].get_clim() == (-2.0, 2.0)  # from the finite entries
+    ax.figure.canvas.draw()
+    weights = plot_attention_weights([[np.nan, 1.0]])
+    assert [t.get_text() for t in weights.texts] == ["nan", "1.00"]
+
+
+def test_query_attention_leaves_no_bar_for_nan() -> None:
+    fig = plot_query_attention([1.0, np.nan], [1.0, np.nan], [0.5])
+    fig.canvas.draw()
+    assert [t.get_text() for t in fig.axes[2].texts] == ["1.00", ""]
+
+
+def test_token_ids_may_be_any_integer_dtype() -> None:
+    ax = plot_tokens(np.array([2, 0], dtype=np.uint8))
+    assert [t.get_text() for t in ax.texts][::2] == ["2", "0"]
+
+
+def test_bars_accept_numpy_numbers() -> None:
+    ax = plot_bars({"a": np.float32(1.5), "b": np.int64(2)}, reference=np.float64(1.0))
+    assert [bar.get_width() for bar in ax.patches] == [1.5, 2.0]
 
 
 # --- the optional dependency ------------------------------------------------------------------

@@ -13,6 +13,14 @@ afterwards. Pass ``ax=`` to draw into an existing subplot.
 * :func:`plot_bars`: one number per implementation (speed ratios, peak memory).
 * :func:`plot_loss_curve`: a training loss, step by step, with its running mean.
 
+Every function checks all of its arguments before it draws anything: bad input raises a
+``TypeError`` or ``ValueError`` naming the argument, and a failed call creates no figure and
+leaves a given ``ax`` or ``fig`` as it was. NaN and infinite data are drawn where a figure has a
+meaning for them and refused elsewhere: heatmaps show NaN as a blank cell and ``±inf`` at the
+ends of the colour scale; a NaN loss, score, weight, context entry or time leaves a gap (an
+infinite loss too); offsets, sizes and scalar arguments must be finite, and values on a
+logarithmic axis positive.
+
 ``import simple_attention`` never imports matplotlib; only this subpackage does.
 """
 

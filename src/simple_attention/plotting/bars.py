@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import new_axes
+from .._validation import check_flag, check_real
+from ._common import check_axes, check_mapping, check_text, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,7 +35,8 @@ def plot_bars(
     Parameters
     ----------
     values : mapping of str to float
-        The bar lengths, by label; all finite and non-negative (positive if ``log``).
+        The bar lengths, by label; all finite and non-negative (positive if ``log``). No
+        values give an empty figure.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default, with a height that fits the labels.
     xlabel : str, default ""
@@ -43,11 +45,11 @@ def plot_bars(
         The axes title.
     reference : float, optional
         Draw a dashed vertical line at this value (for example ``1.0`` for "as fast as the
-        reference", or a goal).
+        reference", or a goal); finite, and positive if ``log``.
     reference_label : str, optional
         The legend entry of the reference line.
     fmt : str, default "{:.2f}"
-        Format of the number written next to each bar.
+        Format of the number written next to each bar: ``fmt.format(value)``.
     log : bool, default False
         Use a logarithmic value axis, for values that span several orders of magnitude.
 
@@ -55,6 +57,17 @@ def plot_bars(
     -------
     matplotlib.axes.Axes
         The axes drawn on; its ``patches`` are the bars, top to bottom.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is not a mapping of real numbers (a bool is not one), ``reference`` is
+        not a real number, ``log`` is not a bool, ``ax`` is not an ``Axes`` or a text argument
+        is not a ``str``.
+    ValueError
+        If a value is negative, not finite, or zero on a logarithmic axis, ``reference`` is not
+        finite (or not positive on a logarithmic axis), or ``fmt`` cannot format one number.
+        Nothing is drawn and no figure is created when an error is raised.
 
     Examples
     --------
@@ -65,12 +78,25 @@ def plot_bars(
     >>> [label.get_text() for label in ax.get_yticklabels()]
     ['numpy', 'torch']
     """
-    labels = list(values)
-    widths = np.array([float(values[label]) for label in labels])
-    if not np.isfinite(widths).all() or (widths < 0).any():
-        raise ValueError("values must be finite and non-negative")
-    if log and (widths <= 0).any():
-        raise ValueError("values must be positive on a logarithmic axis")
+    log = check_flag(log, "log")
+    labels = list(check_mapping(values, "values"))
+    widths = np.array(
+        [
+            check_real(values[label], f"values[{label!r}]", low=0.0, low_open=log)
+            for label in labels
+        ]
+    )
+    if reference is not None:
+        reference = check_real(reference, "reference", low=0.0 if log else None, low_open=True)
+    check_text(xlabel, "xlabel")
+    check_text(title, "title", optional=True)
+    check_text(reference_label, "reference_label", optional=True)
+    check_text(fmt, "fmt")
+    try:
+        fmt.format(1.0)
+    except (ValueError, IndexError, KeyError) as err:
+        raise ValueError(f"fmt must format one number, as in '{{:.2f}}', got {fmt!r}") from err
+    check_axes(ax)
     ax = new_axes(ax, width=7.0, height=0.9 + 0.45 * len(labels))
     positions = np.arange(len(labels))[::-1]  # the first label at the top
     ax.barh(positions, widths, color="tab:blue", alpha=0.8)

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.ticker import NullLocator
 
-from .._validation import check_positive_int
-from ._common import as_plot_array, new_axes
+from .._validation import check_flag, check_positive_int, check_real
+from ._common import as_plot_array, check_axes, check_mapping, check_text, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -36,9 +36,10 @@ def plot_softmax_comparison(
     Parameters
     ----------
     offsets : array_like, shape (n,)
-        The x values, for example a constant added to every score.
+        The x values, for example a constant added to every score; all finite.
     curves : mapping of str to array_like of shape (n,)
-        The y values of each curve, by legend label. NaN marks a failed computation.
+        The y values of each curve, by legend label; at least one curve. NaN marks a failed
+        computation; ``inf`` is an error (it cannot be drawn).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     xlabel, ylabel : str
@@ -51,6 +52,16 @@ def plot_softmax_comparison(
     matplotlib.axes.Axes
         The axes drawn on; one line per curve in ``ax.lines``, followed by one marker line
         per curve that turns into NaN.
+
+    Raises
+    ------
+    TypeError
+        If ``curves`` is not a mapping, an array does not hold real numbers, ``ax`` is not an
+        ``Axes`` or an axis label or the title is not a ``str``.
+    ValueError
+        If ``curves`` is empty, an array is not 1-D, a curve's shape differs from that of
+        ``offsets``, ``offsets`` is not finite or a curve holds ``inf``. Nothing is drawn and
+        no figure is created when an error is raised.
 
     Examples
     --------
@@ -67,15 +78,15 @@ def plot_softmax_comparison(
     ['naive', 'stable', 'naive: NaN from 750 on']
     """
     x = as_plot_array(offsets, "offsets", ndim=1)
+    ys = _curves_like(x, check_mapping(curves, "curves"), "curves", "offsets")
+    _check_labels(xlabel, ylabel, title)
+    check_axes(ax)
     ax = new_axes(ax, width=7.0, height=4.0)
     lines = []
-    for k, (label, values) in enumerate(curves.items()):
-        y = as_plot_array(values, f"curves[{label!r}]", ndim=1)
-        if y.shape != x.shape:
-            raise ValueError(f"curves[{label!r}] has shape {y.shape} but offsets has {x.shape}")
+    for k, (label, y) in enumerate(ys.items()):
         # Curves often coincide where all is well: draw each one thinner than the last, so
         # that every curve stays visible on top of the ones before it.
-        width = 1.5 + 1.25 * (len(curves) - 1 - k)
+        width = 1.5 + 1.25 * (len(ys) - 1 - k)
         lines.append((ax.plot(x, y, lw=width, alpha=0.85, label=label)[0], y))
     for line, y in lines:
         nan_at = np.flatnonzero(np.isnan(y))
@@ -117,10 +128,11 @@ def plot_timings(
     Parameters
     ----------
     sizes : array_like, shape (n,)
-        The problem sizes (x values), all positive.
+        The problem sizes (x values), all positive and finite; at least one.
     timings : mapping of str to array_like of shape (n,)
-        Run times in seconds of each implementation, by legend label. NaN skips a size (for
-        example one too slow to measure).
+        Run times in seconds of each implementation, by legend label; at least one curve.
+        Times must be positive and finite, except that NaN skips a size (for example one too
+        slow to measure); each curve needs at least one time.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     xlabel, ylabel : str
@@ -132,6 +144,17 @@ def plot_timings(
     -------
     matplotlib.axes.Axes
         The axes drawn on, with logarithmic x and y scales.
+
+    Raises
+    ------
+    TypeError
+        If ``timings`` is not a mapping, an array does not hold real numbers, ``ax`` is not an
+        ``Axes`` or an axis label or the title is not a ``str``.
+    ValueError
+        If ``sizes`` or ``timings`` is empty, an array is not 1-D or its shape differs from
+        that of ``sizes``, a size is not positive and finite, a time is zero, negative or
+        infinite, or a curve is all NaN. Nothing is drawn and no figure is created when an
+        error is raised.
 
     Examples
     --------
@@ -146,13 +169,21 @@ def plot_timings(
     ['8', '16', '32']
     """
     n = as_plot_array(sizes, "sizes", ndim=1)
+    if n.size == 0:
+        raise ValueError("sizes must hold at least one size")
     if (n <= 0).any():
         raise ValueError("sizes must all be positive on a logarithmic axis")
+    times = _curves_like(n, check_mapping(timings, "timings"), "timings", "sizes")
+    for label, t in times.items():
+        name = f"timings[{label!r}]"
+        if (t <= 0).any():
+            raise ValueError(f"{name} must be positive on a logarithmic axis, got {t[t <= 0][0]}")
+        if np.isnan(t).all():
+            raise ValueError(f"{name} has no time to plot, only NaN")
+    _check_labels(xlabel, ylabel, title)
+    check_axes(ax)
     ax = new_axes(ax, width=6.0, height=4.0)
-    for label, values in timings.items():
-        t = as_plot_array(values, f"timings[{label!r}]", ndim=1)
-        if t.shape != n.shape:
-            raise ValueError(f"timings[{label!r}] has shape {t.shape} but sizes has {n.shape}")
+    for label, t in times.items():
         ax.plot(n, t, marker="o", lw=2, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -189,15 +220,19 @@ def plot_loss_curve(
     Parameters
     ----------
     losses : array_like, shape (n_steps,)
-        The loss of each step; step ``i`` is drawn at ``x = i + 1``.
+        The loss of each step; step ``i`` is drawn at ``x = i + 1``. A NaN or infinite loss
+        (a diverged step) leaves a gap in both lines: the running mean is missing for exactly
+        the ``window`` steps whose window holds it, and the steps after it are unaffected.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     window : int, default 10
-        Steps in the running mean (fewer at the start).
+        Steps in the running mean (fewer at the start), ``>= 1``.
     references : mapping of str to float, optional
-        Horizontal dashed lines by legend label, e.g. the loss of uniform guessing.
+        Horizontal dashed lines by legend label, e.g. the loss of uniform guessing; finite
+        levels, positive on a logarithmic scale.
     log_scale : bool, default True
-        Use a logarithmic y axis (every loss must then be positive).
+        Use a logarithmic y axis (every loss and reference must then be positive; NaN and
+        ``+inf`` still leave a gap).
     xlabel, ylabel : str
         The axis labels.
     title : str or None, default "Training loss"
@@ -208,6 +243,17 @@ def plot_loss_curve(
     matplotlib.axes.Axes
         The axes drawn on: ``ax.lines`` holds the raw losses, the running mean, then one line
         per reference.
+
+    Raises
+    ------
+    TypeError
+        If ``losses`` does not hold real numbers, ``window`` is not an integer, ``references``
+        is not a mapping of real numbers, ``log_scale`` is not a bool, ``ax`` is not an
+        ``Axes`` or an axis label or the title is not a ``str``.
+    ValueError
+        If ``losses`` is not 1-D, ``window < 1``, a reference is not finite, or on a
+        logarithmic scale a loss or a reference is zero or negative. Nothing is drawn and no
+        figure is created when an error is raised.
 
     Examples
     --------
@@ -220,18 +266,27 @@ def plot_loss_curve(
     >>> ax.get_yscale()
     'log'
     """
-    y = as_plot_array(losses, "losses", ndim=1)
+    y = as_plot_array(losses, "losses", ndim=1, allow_nan=True, allow_inf=True)
     window = check_positive_int(window, "window")
+    log_scale = check_flag(log_scale, "log_scale")
     if log_scale and (y <= 0).any():
         raise ValueError("losses must all be positive on a logarithmic axis; pass log_scale=False")
+    levels = {
+        label: check_real(
+            level, f"references[{label!r}]", low=0.0 if log_scale else None, low_open=True
+        )
+        for label, level in check_mapping(
+            {} if references is None else references, "references"
+        ).items()
+    }
+    _check_labels(xlabel, ylabel, title)
+    check_axes(ax)
     steps = np.arange(1, y.size + 1)
-    cumulative = np.concatenate([[0.0], np.cumsum(y)])
-    start = np.maximum(steps - window, 0)
-    running_mean = (cumulative[steps] - cumulative[start]) / (steps - start)
+    running_mean = _running_mean(y, window)
     ax = new_axes(ax, width=6.5, height=3.8)
     ax.plot(steps, y, lw=0.8, alpha=0.35, color="C0", label="loss per step")
     ax.plot(steps, running_mean, lw=2.2, color="C0", label=f"mean of {window} steps")
-    for k, (label, level) in enumerate((references or {}).items()):
+    for k, (label, level) in enumerate(levels.items()):
         ax.axhline(level, ls="--", lw=1.3, color=f"C{k + 1}", label=label)
     if log_scale:
         ax.set_yscale("log")
@@ -242,3 +297,44 @@ def plot_loss_curve(
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def _curves_like(
+    x: np.ndarray, curves: Mapping[str, npt.ArrayLike], name: str, x_name: str
+) -> dict[str, np.ndarray]:
+    """Each curve as a float array shaped like ``x``; NaN allowed (a gap), inf not."""
+    if not curves:
+        raise ValueError(f"{name} must hold at least one curve")
+    ys = {}
+    for label, values in curves.items():
+        y = as_plot_array(values, f"{name}[{label!r}]", ndim=1, allow_nan=True)
+        if y.shape != x.shape:
+            raise ValueError(f"{name}[{label!r}] has shape {y.shape} but {x_name} has {x.shape}")
+        ys[label] = y
+    return ys
+
+
+def _check_labels(xlabel: object, ylabel: object, title: object) -> None:
+    check_text(xlabel, "xlabel")
+    check_text(ylabel, "ylabel")
+    check_text(title, "title", optional=True)
+
+
+def _running_mean(y: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last ``window`` values at each step (fewer at the start).
+
+    A window that holds a NaN or an infinite value has no mean (NaN); the windows after it
+    are unaffected. Each window is summed on its own, not as a difference of running sums,
+    which would lose small late losses to the rounding of large early ones.
+    """
+    if y.size == 0:
+        return y.copy()
+    w = min(window, y.size)
+    # Dividing first keeps the sum of w values below the largest of them: no overflow.
+    padded = np.concatenate([np.zeros(w - 1), y / w])
+    with np.errstate(invalid="ignore"):  # inf - inf in a window: NaN, handled below
+        sums = np.lib.stride_tricks.sliding_window_view(padded, w).sum(axis=1)
+    counts = np.minimum(np.arange(1, y.size + 1), w)
+    means = sums * (w / counts)
+    means[~np.isfinite(means)] = np.nan
+    return means

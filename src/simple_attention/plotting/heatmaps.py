@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.colors import Normalize
 
-from ._common import as_labels, as_plot_array, new_axes, rotate_if_long
+from .._validation import check_flag, check_real
+from ._common import as_labels, as_matrix, check_axes, check_text, new_axes, rotate_if_long
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,7 +74,8 @@ def plot_attention_weights(
     Parameters
     ----------
     weights : array_like, shape (L, S)
-        The attention weights, one row per query.
+        The attention weights, one row per query, with ``L, S >= 1``. A NaN weight (from a
+        failed softmax) is a blank cell marked ``nan``.
     query_labels : sequence, optional
         ``L`` labels for the rows (the tokens doing the looking); default ``0 .. L-1``.
     key_labels : sequence, optional
@@ -90,6 +92,15 @@ def plot_attention_weights(
     -------
     matplotlib.axes.Axes
         The axes drawn on. Its image is ``ax.images[0]``; the colorbar has its own axes.
+
+    Raises
+    ------
+    TypeError
+        If ``weights`` does not hold real numbers, labels are a ``str``, ``annotate`` is not
+        a bool, ``ax`` not an ``Axes`` or ``title`` not a ``str`` or ``None``.
+    ValueError
+        If ``weights`` is not a non-empty matrix or the labels have the wrong length. Nothing
+        is drawn and no figure is created when an error is raised.
 
     See Also
     --------
@@ -112,12 +123,15 @@ def plot_attention_weights(
     >>> ax.images[0].get_clim()
     (0.0, 1.0)
     """
-    w = as_plot_array(weights, "weights", ndim=2)
+    w = as_matrix(weights, "weights")
     n_queries, n_keys = w.shape
     rows = as_labels(query_labels, n_queries, "query_labels")
     if key_labels is None and query_labels is not None and n_queries == n_keys:
         key_labels = query_labels
     cols = as_labels(key_labels, n_keys, "key_labels")
+    annotate = check_flag(annotate, "annotate")
+    check_text(title, "title", optional=True)
+    check_axes(ax)
     ax = new_axes(ax, width=1.6 + 0.6 * n_keys, height=1.0 + 0.5 * n_queries)
     _heatmap(
         ax,
@@ -157,7 +171,9 @@ def plot_matrix(
     Parameters
     ----------
     matrix : array_like, shape (n_rows, n_cols)
-        The values.
+        The values, with ``n_rows, n_cols >= 1``. NaN is a blank cell marked ``nan``; ``inf``
+        and ``-inf`` take the colour at the end of the scale and are marked as such (a float
+        mask, for example). The default scale comes from the finite values.
     row_labels, col_labels : sequence, optional
         Labels of the rows and columns; default ``0, 1, ...``.
     ax : matplotlib.axes.Axes, optional
@@ -169,13 +185,26 @@ def plot_matrix(
     colorbar_label : str, default "value"
         The label of the colorbar.
     vmax : float, optional
-        The magnitude at the ends of the colour scale; default the largest ``abs`` value of
-        the matrix. Give several heatmaps the same ``vmax`` to compare their colours.
+        The magnitude at the ends of the colour scale, positive and finite; default the
+        largest finite ``abs`` value of the matrix. Give several heatmaps the same ``vmax`` to
+        compare their colours. The scale is ``[-vmax, vmax]`` (``[0, vmax]`` for a matrix
+        without negative entries), so there is no separate ``vmin``.
 
     Returns
     -------
     matplotlib.axes.Axes
         The axes drawn on.
+
+    Raises
+    ------
+    TypeError
+        If ``matrix`` does not hold real numbers, ``vmax`` is not a real number, labels are a
+        ``str``, ``annotate`` is not a bool, ``ax`` not an ``Axes``, or a text argument not a
+        ``str``.
+    ValueError
+        If ``matrix`` is not a non-empty matrix, the labels have the wrong length or ``vmax``
+        is not positive and finite. Nothing is drawn and no figure is created when an error
+        is raised.
 
     Examples
     --------
@@ -191,16 +220,20 @@ def plot_matrix(
     >>> plot_matrix([[0.5, 2.0], [1.0, 0.0]]).images[0].get_clim()  # no negative entries
     (0.0, 2.0)
     """
-    m = as_plot_array(matrix, "matrix", ndim=2)
+    m = as_matrix(matrix, "matrix")
     n_rows, n_cols = m.shape
     rows = as_labels(row_labels, n_rows, "row_labels")
     cols = as_labels(col_labels, n_cols, "col_labels")
+    annotate = check_flag(annotate, "annotate")
+    check_text(title, "title", optional=True)
+    check_text(colorbar_label, "colorbar_label")
+    if vmax is not None:
+        vmax = check_real(vmax, "vmax", low=0.0, low_open=True)
+    check_axes(ax)
     ax = new_axes(ax, width=1.6 + 0.6 * n_cols, height=1.0 + 0.5 * n_rows)
     finite = m[np.isfinite(m)]
     if vmax is not None:
-        if not vmax > 0:
-            raise ValueError(f"vmax must be positive, got {vmax}")
-        limit = float(vmax)
+        limit = vmax
     else:
         limit = float(np.abs(finite).max()) if finite.size else 1.0
         limit = limit if limit > 0 else 1.0
@@ -239,7 +272,8 @@ def plot_embeddings(
     Parameters
     ----------
     x : array_like, shape (n_tokens, dim)
-        The vectors :math:`x^{(i)}`, one per row.
+        The vectors :math:`x^{(i)}`, one per row; NaN and inf are shown as in
+        :func:`plot_matrix`.
     labels : sequence, optional
         ``n_tokens`` labels for the rows (the tokens); default ``0 .. n_tokens-1``.
     ax : matplotlib.axes.Axes, optional
@@ -256,6 +290,12 @@ def plot_embeddings(
     matplotlib.axes.Axes
         The axes drawn on.
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`plot_matrix`, naming ``x`` for a bad matrix. Nothing is drawn and no figure
+        is created when an error is raised.
+
     Examples
     --------
     >>> from simple_attention import naive_embeddings
@@ -267,7 +307,7 @@ def plot_embeddings(
     >>> ax.get_xlabel()
     'feature'
     """
-    arr = as_plot_array(x, "x", ndim=2)
+    arr = as_matrix(x, "x")
     ax = plot_matrix(arr, labels, ax=ax, annotate=annotate, title=title, vmax=vmax)
     ax.set_xlabel("feature")
     ax.set_ylabel("token")

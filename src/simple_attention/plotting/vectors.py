@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
+from matplotlib.figure import FigureBase
 from matplotlib.patches import Rectangle
 
-from ._common import as_labels, as_plot_array, new_axes, rotate_if_long
+from .._validation import check_positive_int
+from ._common import as_labels, as_plot_array, check_axes, check_text, new_axes, rotate_if_long
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,9 +42,10 @@ def plot_tokens(
     Parameters
     ----------
     ids : array_like of int, shape (n_tokens,)
-        The token ids.
+        The token ids, all ``>= 0``.
     labels : sequence, optional
-        ``n_tokens`` texts to write under the boxes (for example the words).
+        ``n_tokens`` texts to write under the boxes (for example the words); not a single
+        ``str``.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     title : str or None, default "Token ids"
@@ -52,6 +55,15 @@ def plot_tokens(
     -------
     matplotlib.axes.Axes
         The axes drawn on; ``ax.patches`` holds one box per token.
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` does not hold integers, ``labels`` is a ``str`` or not a sequence, ``ax``
+        is not an ``Axes`` or ``title`` not a ``str`` or ``None``.
+    ValueError
+        If ``ids`` is not 1-D or holds a negative id, or ``labels`` has the wrong length.
+        Nothing is drawn and no figure is created when an error is raised.
 
     Examples
     --------
@@ -70,8 +82,12 @@ def plot_tokens(
         raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"ids must be 1-D, got shape {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"ids must be non-negative, got {arr.min()}")
     n = arr.shape[0]
     words = None if labels is None else as_labels(labels, n, "labels")
+    check_text(title, "title", optional=True)
+    check_axes(ax)
     title_width = 0.1 * len(title or "")  # inches, roughly, at the default font size
     ax = new_axes(ax, width=max(3.0, 0.9 * n + 0.6, title_width), height=1.8)
     for i, token_id in enumerate(arr.tolist()):
@@ -147,9 +163,10 @@ def plot_query_attention(
     labels : sequence, optional
         ``n_tokens`` labels of the keys; default ``0 .. n_tokens-1``.
     query_index : int, optional
-        Position of the query among the keys, drawn in a different colour.
+        Position of the query among the keys, in ``[0, n_tokens)``, drawn in a different
+        colour.
     fig : matplotlib.figure.Figure, optional
-        An empty figure to draw into; a new one by default.
+        An empty figure (or subfigure) to draw into; a new one by default.
     title : str, optional
         A title above the three panels.
 
@@ -158,6 +175,18 @@ def plot_query_attention(
     matplotlib.figure.Figure
         The figure; ``fig.axes[0]``, ``[2]`` and ``[4]`` are the three panels (``[1]`` and
         ``[3]`` hold the arrows).
+
+    Raises
+    ------
+    TypeError
+        If an array does not hold real numbers, ``query_index`` is not an integer (a bool is
+        not), ``labels`` is a ``str``, ``fig`` is not a figure or ``title`` not a ``str``.
+    ValueError
+        If an array is not 1-D or holds ``inf``, ``scores`` and ``weights`` differ in length,
+        ``labels`` has the wrong length, ``query_index`` is out of range or ``fig`` is not
+        empty. NaN is allowed and leaves its bar out; a masked key's ``-inf`` score cannot be
+        drawn as a bar (replace it by NaN to leave a gap). Nothing is drawn and no figure is
+        created when an error is raised.
 
     Examples
     --------
@@ -176,16 +205,27 @@ def plot_query_attention(
     >>> [len(ax.patches) for ax in fig.axes[::2]]  # bars: one per key, then per feature
     [3, 3, 2]
     """
-    s = as_plot_array(scores, "scores", ndim=1)
-    w = as_plot_array(weights, "weights", ndim=1)
-    z = as_plot_array(context, "context", ndim=1)
+    s = as_plot_array(scores, "scores", ndim=1, allow_nan=True)
+    w = as_plot_array(weights, "weights", ndim=1, allow_nan=True)
+    z = as_plot_array(context, "context", ndim=1, allow_nan=True)
     if s.shape != w.shape:
         raise ValueError(
             f"scores has {s.shape[0]} entries but weights has {w.shape[0]}; they must match"
         )
     keys = as_labels(labels, s.shape[0], "labels")
-    if query_index is not None and not 0 <= query_index < len(keys):
-        raise ValueError(f"query_index must lie in [0, {len(keys)}), got {query_index}")
+    if query_index is not None:
+        query_index = check_positive_int(query_index, "query_index", allow_zero=True)
+        if query_index >= len(keys):
+            raise ValueError(f"query_index must lie in [0, {len(keys)}), got {query_index}")
+    check_text(title, "title", optional=True)
+    if fig is not None:
+        # A SubFigure draws the same way, so accept any figure-like container.
+        if not isinstance(fig, FigureBase):
+            raise TypeError(f"fig must be a matplotlib Figure or None, got {type(fig).__name__}")
+        if fig.axes:
+            raise ValueError(
+                f"fig must be empty, but it has {len(fig.axes)} axes; pass a new figure"
+            )
     if fig is None:
         fig = plt.figure(figsize=(9.0, 3.4), layout="constrained")
     if title is not None:
