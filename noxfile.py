@@ -1,3 +1,7 @@
+#!/usr/bin/env python3
+# /// script
+# dependencies = ["nox>=2025.02.09"]
+# ///
 """Developer tasks. Run ``nox -s tests`` or ``nox -s docs`` (``nox -l`` lists them all).
 
 Each session installs what it needs into its own virtual environment, from ``pyproject.toml``:
@@ -11,9 +15,16 @@ import time
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
+# Dependency groups in pyproject.toml, sessions with default=False, script mode: all 2025.02.09.
+nox.needs_version = ">=2025.02.09"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests", "docs"]
+# pip, not uv: installs then follow pip's own configuration (indexes, local wheels such as the
+# CPU build of PyTorch the parity session asks for), which uv does not read.
+nox.options.default_venv_backend = "virtualenv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
@@ -24,6 +35,35 @@ def install(session: nox.Session, *groups: str, extras: str = "") -> None:
     session.install("-e", f".{extras}", *requirements)
 
 
+def floor(requirement: str) -> str:
+    """The lowest version ``requirement`` allows: the version of its one ``>=`` bound."""
+    bounds = [s.version for s in Requirement(requirement).specifier if s.operator == ">="]
+    if len(bounds) != 1:
+        raise ValueError(f"{requirement!r} needs exactly one '>=' bound to have a lowest version")
+    return bounds[0]
+
+
+def lowest_pins(*requirements: str) -> list[str]:
+    """``name==X`` for each ``name>=X`` (extras and markers kept), one pin per package.
+
+    Raises ``ValueError`` if a requirement has no single ``>=`` bound, or if two requirements on
+    the same package have different floors.
+    """
+    pins: dict[str, Requirement] = {}
+    for text in requirements:
+        pinned = Requirement(text)
+        pinned.specifier = SpecifierSet(f"=={floor(text)}")
+        name = canonicalize_name(pinned.name)
+        if name in pins and pins[name].specifier != pinned.specifier:
+            raise ValueError(f"{pinned.name}: two different floors, {pins[name]} and {pinned}")
+        pins[name] = pinned
+    return [str(pin) for pin in pins.values()]
+
+
+# The oldest Python pyproject.toml allows, for the lowest-versions session.
+LOWEST_PYTHON = floor(f"python{PYPROJECT['project']['requires-python']}")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests, property tests and the docstring examples (doctests)."""
@@ -31,7 +71,27 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs, env={"MPLBACKEND": "Agg"})
 
 
-@nox.session
+@nox.session(python=LOWEST_PYTHON, default=False)
+def tests_lowest(session: nox.Session) -> None:
+    """The tests on the oldest Python and the oldest releases that pyproject.toml allows.
+
+    Every ``>=`` floor of the dependencies, of the ``plot`` extra and of the ``test`` group is
+    pinned with ``==`` (the pins are read from pyproject.toml each run; what those releases
+    depend on resolves as usual), so a floor set lower than what the code needs fails here.
+    """
+    project = PYPROJECT["project"]
+    pins = lowest_pins(
+        *project["dependencies"],
+        *project["optional-dependencies"]["plot"],
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+    )
+    # matplotlib 3.8 calls pyparsing by the names that pyparsing 3.3 deprecates, and the tests
+    # make every warning an error: pair it with a pyparsing of its own time.
+    session.install("-e", ".", *pins, "pyparsing<3.3")
+    session.run("pytest", *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+@nox.session(default=False)
 def parity(session: nox.Session) -> None:
     """Compare outputs and gradients with PyTorch autograd (optional, not run by default).
 
@@ -48,7 +108,7 @@ def parity(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(default=False)
 def examples(session: nox.Session) -> None:
     """Run every gallery example as a plain script (headless), with its run time."""
     install(session, extras="[plot]")
@@ -90,7 +150,7 @@ def docs(session: nox.Session) -> None:
     session.log(f"Site built in {time.perf_counter() - start:.0f} s: docs/_build/html/index.html")
 
 
-@nox.session
+@nox.session(default=False)
 def site(session: nox.Session) -> None:
     """Open every page of the built site in headless Chromium and check it (after ``docs``).
 
@@ -100,7 +160,7 @@ def site(session: nox.Session) -> None:
     session.run("python", "docs/check_site.py", *session.posargs)
 
 
-@nox.session
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: same-run speed ratios and peak memory (not run by default).
 
@@ -135,3 +195,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+if __name__ == "__main__":
+    nox.main()

@@ -5,15 +5,36 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib.util
+import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import simple_attention
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = Path(simple_attention.__file__).resolve().parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def requirements(*groups: str) -> list[str]:
+    """The requirement strings of the named dependency groups (not their include-group tables)."""
+    return [r for g in groups for r in PYPROJECT["dependency-groups"][g] if isinstance(r, str)]
+
+
+def floors(texts: list[str]) -> dict[str, set[Version]]:
+    """Each package's ``>=`` bounds, over all of ``texts``."""
+    found: dict[str, set[Version]] = {}
+    for text in texts:
+        requirement = Requirement(text)
+        bounds = {Version(s.version) for s in requirement.specifier if s.operator == ">="}
+        found.setdefault(canonicalize_name(requirement.name), set()).update(bounds)
+    return found
 
 
 def test_readme_examples_run_and_print_what_they_show() -> None:
@@ -100,3 +121,49 @@ def test_api_page_sections_follow_modules_into_subpackages(
         ("apipkg.plotting", None, ["apipkg.plotting.plot_bars"]),
     ]
     assert found[0].names[0].module == "apipkg.text.tokens"  # a constant: where it is assigned
+
+
+def test_what_the_lowest_versions_session_pins_has_one_floor_each() -> None:
+    # nox -s tests_lowest turns each `>=X` of these into `==X`: a requirement with no floor
+    # would float to its newest release, and one package with two floors cannot be pinned.
+    pinned = [
+        *PYPROJECT["project"]["dependencies"],
+        *PYPROJECT["project"]["optional-dependencies"]["plot"],
+        *requirements("test"),
+    ]
+    for text in pinned:
+        assert len([s for s in Requirement(text).specifier if s.operator == ">="]) == 1, text
+    everywhere = [
+        *pinned,
+        *(r for extra in PYPROJECT["project"]["optional-dependencies"].values() for r in extra),
+        *requirements(*PYPROJECT["dependency-groups"]),
+    ]
+    assert {name: f for name, f in floors(everywhere).items() if len(f) > 1} == {}
+    minversion = PYPROJECT["tool"]["pytest"]["ini_options"]["minversion"]
+    assert floors(pinned)["pytest"] == {Version(minversion)}
+
+
+def test_scipy_doctest_floor_runs_the_unit_tests_too() -> None:
+    # scipy-doctest 1.x, given --doctest-modules, skips every path containing "tests": the whole
+    # unit-test suite would silently not run on the floor.
+    assert min(floors(requirements("test"))["scipy-doctest"]) >= Version("2.0")
+
+
+def test_pre_commit_hooks_use_versions_the_lint_group_allows() -> None:
+    config = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    pins = re.findall(r'"(ruff|mypy)==([^"]+)"', config)
+    assert {name for name, _ in pins} == {"ruff", "mypy"}
+    lint = {canonicalize_name(Requirement(r).name): Requirement(r) for r in requirements("lint")}
+    for name, version in pins:
+        assert lint[name].specifier.contains(version), (name, version, str(lint[name]))
+
+
+def test_one_minimum_nox_for_the_noxfile_and_ci() -> None:
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    needs_version = re.search(r'^nox\.needs_version = "(.+)"$', noxfile, re.MULTILINE)
+    script_block = re.search(r'^# dependencies = \["nox(.+)"\]$', noxfile, re.MULTILINE)
+    ci = re.search(r'pip install --quiet "nox(.+)"', (ROOT / ".ci" / "run").read_text())
+    assert needs_version is not None
+    assert script_block is not None
+    assert ci is not None
+    assert needs_version[1] == script_block[1] == ci[1]
