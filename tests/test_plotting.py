@@ -295,9 +295,15 @@ BAD_CALLS = [
     (plot_embeddings, (np.eye(2),), {"vmax": np.inf}, ValueError, "vmax must be positive"),
     (plot_bars, ({"a": "x"},), {}, TypeError, r"values\['a'\] must be a real number"),
     (plot_bars, ({"a": True},), {}, TypeError, r"values\['a'\] must be a real number"),
-    (plot_bars, ({"a": np.nan},), {}, ValueError, r"values\['a'\] must be non-negative and fin"),
-    (plot_bars, ({"a": -1.0},), {}, ValueError, r"values\['a'\] must be non-negative"),
-    (plot_bars, ({"a": 0.0},), {"log": True}, ValueError, r"values\['a'\] must be positive"),
+    (plot_bars, ({"a": np.nan},), {}, ValueError, r"values\['a'\] must be finite and non-neg"),
+    (plot_bars, ({"a": -1.0},), {}, ValueError, r"values\['a'\] must be finite and non-neg"),
+    (
+        plot_bars,
+        ({"a": 0.0},),
+        {"log": True},
+        ValueError,
+        r"values\['a'\] must be positive on a log",
+    ),
     (plot_bars, ({"a": 1.0},), {"reference": np.inf}, ValueError, "reference must be finite"),
     (
         plot_bars,

@@ -80,12 +80,7 @@ def plot_bars(
     """
     log = check_flag(log, "log")
     labels = list(check_mapping(values, "values"))
-    widths = np.array(
-        [
-            check_real(values[label], f"values[{label!r}]", low=0.0, low_open=log)
-            for label in labels
-        ]
-    )
+    widths = np.array([_bar_length(values[label], f"values[{label!r}]", log) for label in labels])
     if reference is not None:
         reference = check_real(reference, "reference", low=0.0 if log else None, low_open=True)
     check_text(xlabel, "xlabel")
@@ -123,3 +118,14 @@ def plot_bars(
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def _bar_length(value: object, name: str, log: bool) -> float:
+    try:
+        width = check_real(value, name, low=0.0)
+    except ValueError:
+        # Both words, in this order, are what the error of a bad bar has always said.
+        raise ValueError(f"{name} must be finite and non-negative, got {value}") from None
+    if log and width == 0.0:
+        raise ValueError(f"{name} must be positive on a logarithmic axis, got {width}")
+    return width
