@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from simple_attention import causal_mask, scaled_dot_product_attention, self_attention
+from simple_attention import (
+    causal_mask,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+    self_attention,
+)
 
 from reference import reference_attention
 from tolerances import FLOAT_DTYPES, TOLERANCES
@@ -291,3 +296,107 @@ class TestDtypes:
         v = np.asfortranarray(rng.normal(size=(6, 3)))
         expected = sdpa(*(np.ascontiguousarray(a) for a in (q, k, v)), is_causal=True)
         np.testing.assert_array_equal(sdpa(q, k, v, is_causal=True), expected)
+
+
+class TestFlags:
+    @pytest.mark.parametrize("flag", ["is_causal", "return_weights"])
+    @pytest.mark.parametrize("bad", ["no", "False", 1, 0, None])
+    def test_flags_must_be_bools(self, flag: str, bad: object, rng: np.random.Generator) -> None:
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            sdpa(*qkv(rng), **{flag: bad})  # type: ignore[call-overload]
+
+    def test_self_attention_return_weights_must_be_a_bool(self, rng: np.random.Generator) -> None:
+        with pytest.raises(TypeError, match="return_weights must be True or False"):
+            self_attention(rng.normal(size=(3, 2)), return_weights="no")  # type: ignore[call-overload]
+
+    def test_numpy_bools_are_flags(self, rng: np.random.Generator) -> None:
+        q, k, v = qkv(rng)
+        context, _ = sdpa(q, k, v, is_causal=np.True_, return_weights=np.True_)
+        np.testing.assert_array_equal(context, sdpa(q, k, v, is_causal=True))
+
+
+class TestLargeFiniteValues:
+    """Values near the largest number: P V overflows, the weighted average does not."""
+
+    def test_uniform_weights_over_huge_values(self) -> None:
+        q, k = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)
+        v = np.full((4, 2), 3e38, np.float32)
+        context, weights = sdpa(q, k, v, return_weights=True)
+        np.testing.assert_allclose(context, 3e38, rtol=1e-6)
+        np.testing.assert_allclose(weights, 0.25, rtol=1e-6)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("n_keys", [1, 2, 6, 11, 40])
+    def test_the_largest_value_and_its_negative(self, dtype: type, n_keys: int) -> None:
+        # Weights that round up (1/11, ...) would step past the largest number: no inf.
+        big = np.finfo(dtype).max
+        v = np.tile(np.array([big, -big], dtype=dtype), (n_keys, 1))
+        for is_causal in (False, True):
+            q, k = np.zeros((3, 2), dtype), np.zeros((n_keys, 2), dtype)
+            context = sdpa(q, k, v, is_causal=is_causal)
+            np.testing.assert_allclose(context[-1], [big, -big], rtol=8 * np.finfo(dtype).eps)
+
+    def test_mixed_signs_cancel_as_in_the_reference(self, rng: np.random.Generator) -> None:
+        q, k = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
+        v = rng.choice([-1.5e308, 1.5e308], size=(6, 2))
+        mask = rng.random((5, 6)) < 0.7
+        mask[:, 0] = True
+        ref_weights = reference_attention(q, k, v, mask)[1]
+        expected = (ref_weights @ (v / 4)) * 4  # the reference, scaled out of overflow
+        context = sdpa(q, k, v, mask=mask)
+        np.testing.assert_allclose(context, expected, rtol=1e-12, atol=1e296)
+
+    def test_fully_masked_rows_stay_zero(self) -> None:
+        v = np.full((4, 1), 1e308)
+        mask = np.array([[True] * 4, [False] * 4])
+        context = sdpa(np.zeros((2, 2)), np.zeros((4, 2)), v, mask=mask)
+        np.testing.assert_allclose(context, [[1e308], [0.0]], rtol=1e-15)
+
+
+class TestBackwardNumbers:
+    def test_product_before_the_scale_is_recomputed_in_the_safe_order(self) -> None:
+        # The scores use only the second feature; along the first, (dL/dS) K is about 2.9e308,
+        # beyond float64, and times the scale 0.5 it is about 1.5e308, within.
+        q = np.array([[0.0, 0.5]])
+        k = np.array([[1.5e308, 1.0], [-1.5e308, -1.0]])
+        v = np.array([[2.0], [-2.0]])
+        _, w = sdpa(q, k, v, scale=0.5, return_weights=True)
+        grad_query, _, _ = scaled_dot_product_attention_backward(
+            np.ones((1, 1)), q, k, v, w, scale=0.5
+        )
+        # Dividing that feature of the keys by 1024 (exact) leaves the scores unchanged and
+        # divides its query gradient by 1024, out of overflow.
+        small_k = k / [1024.0, 1.0]
+        _, w_small = sdpa(q, small_k, v, scale=0.5, return_weights=True)
+        np.testing.assert_array_equal(w_small, w)
+        expected = scaled_dot_product_attention_backward(
+            np.ones((1, 1)), q, small_k, v, w, scale=0.5
+        )[0]
+        assert grad_query[0, 0] > 1e308
+        np.testing.assert_allclose(grad_query, expected * [1024.0, 1.0], rtol=1e-14)
+
+    def test_gradient_beyond_the_dtype_raises_naming_it(self) -> None:
+        # Four queries put all their weight on one key: grad_value = 4 * 60000 > 65504.
+        q = np.zeros((4, 2), np.float16)
+        k = v = np.ones((1, 2), np.float16)
+        _, w = sdpa(q, k, v, return_weights=True)
+        with pytest.raises(FloatingPointError, match="grad_value overflowed float16"):
+            scaled_dot_product_attention_backward(np.full((4, 2), 60000, np.float16), q, k, v, w)
+
+    def test_overflowing_scores_gradient_raises_instead_of_inf(self) -> None:
+        q, k = np.zeros((2, 2)), np.zeros((3, 2))
+        v = np.array([[1e308, 0.0], [-1e308, 0.0], [0.0, 0.0]])
+        _, w = sdpa(q, k, v, return_weights=True)
+        with pytest.raises(FloatingPointError, match="overflowed float64"):
+            scaled_dot_product_attention_backward(np.full((2, 2), 1e308), q, k, v, w)
+
+    @pytest.mark.parametrize("name", ["grad_context", "weights"])
+    def test_complex_gradients_raise_type_error(self, name: str, rng: np.random.Generator) -> None:
+        q, k, v = qkv(rng)
+        context, weights = sdpa(q, k, v, return_weights=True)
+        arrays = {"grad_context": np.ones_like(context), "weights": weights}
+        arrays[name] = arrays[name] + 0j
+        with pytest.raises(TypeError, match=f"{name} must hold real"):
+            scaled_dot_product_attention_backward(
+                arrays["grad_context"], q, k, v, arrays["weights"]
+            )

@@ -266,3 +266,44 @@ class TestBadInput:
         with pytest.raises(ValueError, match="0 features"):
             chunked_attention(q, k, v)
         np.testing.assert_allclose(chunked_attention(q, k, v, scale=1.0), np.ones((2, 2)))
+
+
+class TestFlagsAndLargeValues:
+    @pytest.mark.parametrize("bad", ["no", 1, None])
+    def test_is_causal_must_be_a_bool(self, bad: object, rng: np.random.Generator) -> None:
+        with pytest.raises(TypeError, match="is_causal must be True or False"):
+            chunked_attention(*qkv(rng), is_causal=bad)  # type: ignore[arg-type]
+
+    def test_numpy_bool_is_a_flag(self, rng: np.random.Generator) -> None:
+        q, k, v = qkv(rng)
+        np.testing.assert_array_equal(
+            chunked_attention(q, k, v, is_causal=np.True_, block_size=4),
+            chunked_attention(q, k, v, is_causal=True, block_size=4),
+        )
+
+    @pytest.mark.parametrize("block_size", [1, 2, 3, 1000])
+    def test_uniform_weights_over_huge_values(self, block_size: int) -> None:
+        q, k = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)
+        v = np.full((4, 2), 3e38, np.float32)
+        got = chunked_attention(q, k, v, block_size=block_size)
+        np.testing.assert_allclose(got, 3e38, rtol=1e-6)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("block_size", [1, 2, 5, 100])
+    def test_the_largest_value_and_its_negative(self, dtype: type, block_size: int) -> None:
+        big = np.finfo(dtype).max
+        v = np.tile(np.array([big, -big], dtype=dtype), (11, 1))
+        q, k = np.zeros((6, 2), dtype), np.zeros((11, 2), dtype)
+        for is_causal in (False, True):
+            got = chunked_attention(q, k, v, is_causal=is_causal, block_size=block_size)
+            np.testing.assert_allclose(got, [[big, -big]] * 6, rtol=8 * np.finfo(dtype).eps)
+
+    def test_huge_values_agree_with_sdpa(self, rng: np.random.Generator) -> None:
+        q, k = rng.normal(size=(2, 9, 4)), rng.normal(size=(2, 11, 4))
+        v = rng.choice([-1.7e308, 1.7e308], size=(2, 11, 3))
+        mask = rng.random((9, 11)) < 0.6
+        mask[3] = False  # a query with no key keeps its zeros
+        got = chunked_attention(q, k, v, mask=mask, block_size=4)
+        expected = sdpa(q, k, v, mask=mask)
+        np.testing.assert_array_equal(got[:, 3], 0.0)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e296)

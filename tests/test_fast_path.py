@@ -114,6 +114,24 @@ class TestBlocksGiveTheSameResults:
         np.testing.assert_allclose(context, ref[0], atol=1e-5)
         np.testing.assert_allclose(weights.sum(-1, dtype=np.float64), 1.0, atol=1e-6)
 
+    @pytest.mark.parametrize("is_causal", [False, True])
+    def test_huge_values_in_every_block(
+        self, is_causal: bool, block_elements: int, rng: np.random.Generator
+    ) -> None:
+        # P V overflows float64 in the blocks whose queries see several keys; the weighted
+        # average does not. Blocks that did not overflow keep the fast result.
+        q, k, _ = qkv(rng)
+        v = rng.choice([-1.7e308, 1.7e308], size=(2, 3, 11, 3))
+        v[0, 0] = rng.normal(size=(11, 3))  # a slice that never overflows
+        mask = causal_mask(13, 11) if is_causal else None
+        context, weights = sdpa(q, k, v, is_causal=is_causal, return_weights=True)
+        ref_weights = reference_attention(q, k, v, mask)[1]
+        np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(context, (ref_weights @ (v / 4)) * 4, rtol=1e-12, atol=1e296)
+        np.testing.assert_allclose(
+            context[0, 0], sdpa(q[0, 0], k[0, 0], v[0, 0], is_causal=is_causal), atol=1e-12
+        )
+
     def test_overflow_in_a_later_block_raises(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(_blocks, "BLOCK_ELEMENTS", 4)
         q = np.ones((6, 2), dtype=np.float32)
@@ -152,6 +170,14 @@ class TestMemory:
             peak = peak_bytes(chunked_attention, q, k, v, block_size=block_size)
             # The output, the scaled queries, and a few blocks of scores and of running values.
             assert peak < 3 * output_bytes + 4 * (4 * block_size * block_size)
+
+    def test_huge_values_do_not_need_the_score_matrix(self) -> None:
+        # Every block overflows in P V and is recomputed as a weighted average, in place.
+        q, k, _ = self.inputs()
+        v = np.full((self.n, self.d), 3e38, dtype=np.float32)
+        assert peak_bytes(sdpa, q, k, v) < 4 * self.n * self.n / 2
+        q, k, v = (a[:256] for a in (q, k, v))
+        np.testing.assert_allclose(sdpa(q, k, v), 3e38, rtol=1e-6)
 
     def test_causal_does_not_need_more(self) -> None:
         q, k, v = self.inputs()

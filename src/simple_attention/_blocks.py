@@ -23,6 +23,7 @@ __all__ = [
     "attend_block",
     "attend_by_query_blocks",
     "block_slices",
+    "clip_to_values_",
     "exp_shifted_",
     "hide",
     "hide_future_",
@@ -150,6 +151,18 @@ def nonzero(totals: np.ndarray) -> np.ndarray:
     return totals
 
 
+def clip_to_values_(context: np.ndarray, values: np.ndarray) -> None:
+    """Clip weighted averages of ``values`` to the range of the values (and 0), in place.
+
+    An average lies between the smallest and the largest value (a query with no key gets 0),
+    but its rounded sum can step past the largest number of the dtype when the values are
+    near it. ``values`` is ``(..., S, d_v)`` with ``S >= 1``; ``context`` broadcasts against it.
+    """
+    low = np.minimum(values.min(axis=-2, keepdims=True), 0)
+    high = np.maximum(values.max(axis=-2, keepdims=True), 0)
+    np.clip(context, low, high, out=context)
+
+
 def attend_by_query_blocks(
     q: np.ndarray,
     k: np.ndarray,
@@ -165,7 +178,9 @@ def attend_by_query_blocks(
     For each block of queries: the scores, the exponentials of the shifted scores (in place, on
     that one buffer), the row sums, and the product with the values. The division by the row
     sums comes last and touches only the ``(rows, d_v)`` result: :math:`(P / r)\,V = (P V) / r`
-    for a row sum :math:`r`.
+    for a row sum :math:`r`. Only a block whose :math:`P V` overflowed (values near the largest
+    number of the dtype) is recomputed as a weighted average, :math:`(P / r)\,V`, which is
+    finite: see :func:`attend_block`.
 
     Blocks are cut per (batch, head) slice once a slice alone fills a block, so that a block
     stays small enough for the cache while its matrix products stay large enough for BLAS.
@@ -180,21 +195,22 @@ def attend_by_query_blocks(
     batch = np.broadcast_shapes(scores_batch, v.shape[:-2])
     context = np.empty((*batch, n_queries, v.shape[-1]), dtype=q.dtype)
     weights = np.zeros((*scores_batch, n_queries, n_keys), q.dtype) if return_weights else None
-    q_scaled = q * scale  # L*d multiplications instead of L*S
-
-    for item in batch_items(batch, scores_batch, n_queries * n_keys):
-        step = rows_per_block(n_queries, item.size * n_keys)
-        for rows in block_slices(n_queries, step):
-            keys = slice(0, visible_keys(rows, n_keys, is_causal))
-            attend_block(
-                item.of(q_scaled)[..., rows, :],
-                item.of(k)[..., keys, :],
-                item.of(v)[..., keys, :],
-                None if mask is None else mask_block(item.of(mask), rows, keys),
-                (rows, keys) if is_causal else None,
-                item.of(context)[..., rows, :],
-                None if weights is None else item.of(weights)[..., rows, keys],
-            )
+    # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        q_scaled = q * scale  # L*d multiplications instead of L*S
+        for item in batch_items(batch, scores_batch, n_queries * n_keys):
+            step = rows_per_block(n_queries, item.size * n_keys)
+            for rows in block_slices(n_queries, step):
+                keys = slice(0, visible_keys(rows, n_keys, is_causal))
+                attend_block(
+                    item.of(q_scaled)[..., rows, :],
+                    item.of(k)[..., keys, :],
+                    item.of(v)[..., keys, :],
+                    None if mask is None else mask_block(item.of(mask), rows, keys),
+                    (rows, keys) if is_causal else None,
+                    item.of(context)[..., rows, :],
+                    None if weights is None else item.of(weights)[..., rows, keys],
+                )
     return context, weights
 
 
@@ -207,11 +223,17 @@ def attend_block(
     context: np.ndarray,
     weights: np.ndarray | None,
 ) -> None:
-    """Attention of one block of queries, written into the views ``context`` and ``weights``.
+    r"""Attention of one block of queries, written into the views ``context`` and ``weights``.
 
     ``mask`` is the block of a validated mask; ``causal`` the (queries, keys) position of the
     block for causal attention. The block of scores is the only large array, and it dies when
     the function returns, before the next block is allocated.
+
+    :math:`P V` sums up to ``S`` values and overflows for values near the largest number of the
+    dtype, where the output, their weighted average, does not. Such a block (found by a cheap
+    check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
+    to the range of the values: halving and doubling are exact, and keep the rounded sums of
+    the average from stepping past the largest number.
     """
     scores = hide(scores_block(q_block, k_block), mask)
     if causal is not None:
@@ -219,7 +241,15 @@ def attend_block(
     totals = nonzero(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
     np.matmul(scores, v_block, out=context)
     context /= totals
-    if weights is not None:
+    if not np.isfinite(context).all():
+        scores /= totals  # one more pass over the scores, for this block only
+        half = v_block * 0.5
+        np.matmul(scores, half, out=context)
+        clip_to_values_(context, half)
+        context *= 2
+        if weights is not None:
+            np.copyto(weights, scores)
+    elif weights is not None:
         np.divide(scores, totals, out=weights)
 
 

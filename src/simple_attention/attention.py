@@ -20,12 +20,13 @@ import numpy.typing as npt
 from ._blocks import attend_by_query_blocks
 from ._validation import (
     as_float_array,
+    check_flag,
     check_same_dtype,
     check_scale,
     working_dtype,
 )
 from .masks import check_mask
-from .softmax import softmax_backward
+from .softmax import stable_softmax_backward
 
 __all__ = [
     "check_qkv",
@@ -164,7 +165,8 @@ def scaled_dot_product_attention(
         On NaN or infinite inputs, mismatched sizes, a bad mask shape, a non-finite ``scale``,
         or ``is_causal`` together with ``mask``.
     TypeError
-        On boolean, complex or mixed-dtype inputs, or an integer mask.
+        On boolean, complex or mixed-dtype inputs, an integer mask, or an ``is_causal`` or
+        ``return_weights`` that is not a bool.
     FloatingPointError
         If the scaled scores overflow the dtype.
 
@@ -179,7 +181,9 @@ def scaled_dot_product_attention(
     The scores are computed for a block of queries at a time (about a million scores per
     block, one (batch, head) slice at a time for large inputs), turned into exponentials in
     place, multiplied by the values, and only then divided by their row sums, which gives the
-    same numbers as normalising the weights first. No ``(L, S)`` array is allocated unless
+    same numbers as normalising the weights first. Where that product overflows (values near
+    the largest number of the dtype, whose average is still finite), that block alone is
+    recomputed with the weights normalised first. No ``(L, S)`` array is allocated unless
     ``return_weights`` asks for the weights. With ``is_causal``, the keys a block of queries
     cannot see are skipped. :func:`~simple_attention.chunked_attention` also splits the keys
     into blocks, for memory that does not grow with ``S``.
@@ -207,6 +211,8 @@ def scaled_dot_product_attention(
     array([[1.        ],
            [1.66976155]])
     """
+    is_causal = check_flag(is_causal, "is_causal")
+    return_weights = check_flag(return_weights, "return_weights")
     q, k, v = check_qkv(query, key, value)
     out_dtype = q.dtype
     work = working_dtype(out_dtype)
@@ -270,6 +276,15 @@ def self_attention(
     weights : ndarray, shape (..., n_tokens, n_tokens)
         Row ``i`` holds the weights of query ``i``; only if ``return_weights``.
 
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is not at least 2-D or not finite.
+    TypeError
+        If ``inputs`` is not real, or ``return_weights`` is not a bool.
+    FloatingPointError
+        If the scores overflow the dtype.
+
     See Also
     --------
     self_attention_loop : the same with explicit loops, one query at a time.
@@ -290,6 +305,7 @@ def self_attention(
            [0.5777, 0.8446],
            [0.7881, 0.7881]])
     """
+    return_weights = check_flag(return_weights, "return_weights")
     x = as_float_array(inputs, "inputs")
     if x.ndim < 2:
         raise ValueError(f"inputs must be at least 2-D (..., n_tokens, dim), got shape {x.shape}")
@@ -356,7 +372,12 @@ def scaled_dot_product_attention_backward(
         If ``grad_context`` or ``weights`` does not have the shape of the forward call's output,
         on non-finite values, or anything :func:`scaled_dot_product_attention` would refuse.
     TypeError
-        On mixed dtypes.
+        On mixed dtypes, or a ``grad_context`` or ``weights`` that is boolean or complex (the
+        imaginary part is never dropped).
+    FloatingPointError
+        If a gradient overflows the dtype. An intermediate product that overflows where the
+        gradient does not (such as :math:`(\partial L / \partial S)\,K` before the scale) is
+        recomputed in a safe order instead.
 
     See Also
     --------
@@ -421,13 +442,18 @@ def scaled_dot_product_attention_backward(
     q, k, v, g, w = (a.astype(work, copy=False) for a in (q, k, v, g, w))
 
     w = np.broadcast_to(w, (*batch, n_queries, n_keys))
-    grad_value = np.swapaxes(w, -1, -2) @ g
-    grad_query, grad_key = backward_through_scores(g @ np.swapaxes(v, -1, -2), w, q, k, scale)
-    return (
-        sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
-        sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
-        sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
-    )
+    # Overflow is detected in the results below, not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad_value = np.swapaxes(w, -1, -2) @ g
+        grad_query, grad_key = backward_through_scores(g @ np.swapaxes(v, -1, -2), w, q, k, scale)
+        grads = (
+            sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
+            sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
+            sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
+        )
+    for name, grad in zip(("grad_query", "grad_key", "grad_value"), grads, strict=True):
+        _check_finite_gradient(grad, name)
+    return grads
 
 
 def backward_through_scores(
@@ -437,12 +463,34 @@ def backward_through_scores(
 
     The part of the backward pass shared by every variant of attention (with or without
     dropout applied to :math:`W` afterwards). Nothing is validated or summed over broadcast
-    dimensions here; the callers do both.
+    dimensions here; the callers do both. Raises ``FloatingPointError`` if a gradient
+    overflows even when computed in the safe order.
     """
-    grad_scores = softmax_backward(weights, grad_weights)
-    grad_query = (grad_scores @ k) * scale
-    grad_key = (np.swapaxes(grad_scores, -1, -2) @ q) * scale
+    grad_scores = stable_softmax_backward(weights, grad_weights)
+    grad_query = _scaled_product(grad_scores, k, scale, "grad_query")
+    grad_key = _scaled_product(np.swapaxes(grad_scores, -1, -2), q, scale, "grad_key")
     return grad_query, grad_key
+
+
+def _scaled_product(a: np.ndarray, b: np.ndarray, scale: float, name: str) -> np.ndarray:
+    """``(a @ b) * scale``, or ``a @ (b * scale)`` where the product alone overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = (a @ b) * scale
+        if np.isfinite(product).all():
+            return product
+        # With scale < 1, a @ b can overflow where the scaled product does not (a cheap check
+        # on an (L, d) result; the recomputation happens only then).
+        product = a @ (b * scale)
+    _check_finite_gradient(product, name)
+    return product
+
+
+def _check_finite_gradient(grad: np.ndarray, name: str) -> None:
+    if not np.isfinite(grad).all():
+        raise FloatingPointError(
+            f"{name} overflowed {grad.dtype}: the gradient is beyond the range of the dtype; "
+            "use smaller gradients or a wider dtype"
+        )
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

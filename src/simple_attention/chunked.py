@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from ._blocks import (
     block_slices,
+    clip_to_values_,
     exp_shifted_,
     hide,
     hide_future_,
@@ -23,7 +24,7 @@ from ._blocks import (
     visible_keys,
     zero_if_blocked,
 )
-from ._validation import check_positive_int, working_dtype
+from ._validation import check_flag, check_positive_int, working_dtype
 from .attention import _resolve_scale, check_qkv
 from .masks import check_mask
 
@@ -117,11 +118,20 @@ def chunked_attention(
         \frac{a}{\ell} = \frac{\sum_j e^{x_j - m} v_j}{\sum_j e^{x_j - m}}
                        = \sum_j \operatorname{softmax}(x)_j\, v_j ,
 
-    exactly the attention output. Every exponent is :math:`\le 0`, so nothing overflows, and
-    :math:`\alpha \le 1`. A query whose keys so far are all blocked has :math:`m = -\infty`;
+    exactly the attention output. Every exponent is :math:`\le 0`, so no exponential overflows,
+    and :math:`\alpha \le 1`. A query whose keys so far are all blocked has :math:`m = -\infty`;
     it is shifted by 0 instead, so that :math:`\alpha = e^{-\infty} = 0` wipes its (empty)
     history without ever computing :math:`-\infty - (-\infty)`. If no key at all is visible,
     :math:`\ell = 0` and the output stays 0.
+
+    The unnormalised :math:`a` is a sum of up to ``S`` values and can overflow for values near
+    the largest number of the dtype, where the output itself does not. A block of queries whose
+    output is not finite is therefore computed once more keeping :math:`o = a / \ell` instead,
+    a weighted average at every step: :math:`o_{t+1} = (\alpha \ell_t / \ell_{t+1})\, o_t +
+    \sum_{j \in B} (e^{x_j - m_{t+1}} / \ell_{t+1})\, v_j`, with the values halved and the
+    result clipped to their range and doubled (exact steps that keep rounding from stepping
+    past the largest number). That costs one more pass over the scores, so it is done only
+    where needed.
 
     Memory: per block of queries, the running values take ``block_size x (d_v + 2)`` numbers
     and the scores ``block_size x block_size``; the output takes ``L x d_v``. Nothing grows
@@ -152,6 +162,7 @@ def chunked_attention(
     ...                 rtol=0, atol=1e-12) for b in (1, 7, 32, 100, 1000))
     True
     """
+    is_causal = check_flag(is_causal, "is_causal")
     q, k, v = check_qkv(query, key, value)
     out_dtype = q.dtype
     work = working_dtype(out_dtype)
@@ -171,11 +182,22 @@ def chunked_attention(
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], mask_batch)
 
     context = np.empty((*batch, n_queries, v.shape[-1]), dtype=work)
-    q_scaled = q * scale  # L*d multiplications instead of L*S
-    for rows in block_slices(n_queries, block_size):
-        context[..., rows, :] = _attend_one_query_block(
-            q_scaled[..., rows, :], k, v, rows, mask_arr, is_causal, block_size
-        )
+    # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        q_scaled = q * scale  # L*d multiplications instead of L*S
+        for rows in block_slices(n_queries, block_size):
+            q_block = q_scaled[..., rows, :]
+            output = _attend_one_query_block(
+                q_block, k, v, rows, mask_arr, is_causal, block_size, normalise_early=False
+            )
+            if not np.isfinite(output).all():  # a cheap check on (rows, d_v); rare
+                half = v * 0.5  # halving and doubling are exact (see the Notes)
+                output = _attend_one_query_block(
+                    q_block, k, half, rows, mask_arr, is_causal, block_size, normalise_early=True
+                )
+                clip_to_values_(output, half)
+                output *= 2
+            context[..., rows, :] = output
     return context.astype(out_dtype, copy=False)
 
 
@@ -187,8 +209,14 @@ def _attend_one_query_block(
     mask: np.ndarray | None,
     is_causal: bool,
     block_size: int,
+    *,
+    normalise_early: bool,
 ) -> np.ndarray:
-    """The outputs of the queries ``rows``, from their keys ``block_size`` at a time."""
+    """The outputs of the queries ``rows``, from their keys ``block_size`` at a time.
+
+    ``normalise_early`` keeps the running output divided by the running sum at every step (the
+    safe, slower way of the Notes); otherwise the division comes once, at the end.
+    """
     rows_shape = (*q_block.shape[:-1], 1)
     running_max = np.full(rows_shape, -np.inf, dtype=q_block.dtype)  # m in the Notes
     running_sum = np.zeros(rows_shape, dtype=q_block.dtype)  # l
@@ -203,7 +231,13 @@ def _attend_one_query_block(
         shift = zero_if_blocked(new_max)  # 0 while every key so far is blocked
         alpha = np.exp(running_max - shift)  # rescales the history to the new maximum
         block_sum = exp_shifted_(scores, shift)  # the scores now hold exp(x - shift)
-        running_sum = alpha * running_sum + block_sum
-        output = alpha * output + scores @ v[..., cols, :]
+        new_sum = alpha * running_sum + block_sum
+        if normalise_early:
+            total = nonzero(new_sum.copy())
+            scores /= total
+            output = (alpha * running_sum / total) * output + scores @ v[..., cols, :]
+        else:
+            output = alpha * output + scores @ v[..., cols, :]
+        running_sum = new_sum
         running_max = new_max
-    return output / nonzero(running_sum)
+    return output if normalise_early else output / nonzero(running_sum)
