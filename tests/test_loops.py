@@ -101,3 +101,32 @@ class TestBadInput:
         x = np.full((2, 2), 1e200)
         with pytest.raises(FloatingPointError, match="overflowed"):
             self_attention_loop(x)
+
+    @pytest.mark.parametrize(
+        ("x", "query"),
+        [
+            (np.full((2, 2), 1e200), np.full(2, 1e200)),  # 2e400 is beyond float64
+            (np.full((2, 2), 1e20, np.float32), np.full(2, 1e20, np.float32)),  # beyond float32
+        ],
+    )
+    def test_overflowing_score_raises_in_every_loop_function(
+        self, x: np.ndarray, query: np.ndarray
+    ) -> None:
+        with pytest.raises(FloatingPointError, match=f"scores overflowed {x.dtype}"):
+            attention_scores_loop(x, query)
+
+    def test_overflowing_context_vector_raises(self) -> None:
+        with pytest.raises(FloatingPointError, match="context vector overflowed float64"):
+            context_vector_loop(np.full((2, 2), 1e308), [1.0, 1.0])
+        with pytest.raises(FloatingPointError, match="context vector overflowed float32"):
+            context_vector_loop(np.full((2, 2), 3e38, np.float32), np.ones(2, np.float32))
+
+    def test_large_scores_with_a_finite_result_are_fine(self) -> None:
+        x = np.array([[1e150, 0.0], [0.0, 1e150]])
+        np.testing.assert_allclose(attention_scores_loop(x, x[0]), [1e300, 0.0], rtol=1e-15)
+        np.testing.assert_allclose(context_vector_loop(np.full((2, 1), 1e308), [0.5, 0.5]), 1e308)
+
+    @pytest.mark.parametrize("bad", ["no", 1, None])
+    def test_return_weights_must_be_a_bool(self, bad: object) -> None:
+        with pytest.raises(TypeError, match="return_weights must be True or False"):
+            self_attention_loop(np.ones((2, 2)), return_weights=bad)  # type: ignore[call-overload]

@@ -12,7 +12,7 @@ from typing import Literal, overload
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, check_finite_scores, working_dtype
+from ._validation import as_float_array, check_finite_scores, check_flag, working_dtype
 from .softmax import stable_softmax
 
 __all__ = ["attention_scores_loop", "context_vector_loop", "self_attention_loop"]
@@ -53,6 +53,15 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
     ndarray, shape (n_tokens,)
         The scores :math:`\omega_j`, in the dtype of ``inputs``.
 
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit or a value is not finite.
+    TypeError
+        If an input is not real or the dtypes differ.
+    FloatingPointError
+        If a score overflows the dtype.
+
     See Also
     --------
     self_attention : all queries at once, with matrix products.
@@ -73,11 +82,15 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
     if q.shape[0] != dim:
         raise ValueError(f"query has {q.shape[0]} features but inputs have {dim}; they must match")
     scores = np.empty(n_tokens, dtype=x.dtype)
-    for j in range(n_tokens):
-        total = 0.0
-        for k in range(dim):
-            total += float(x[j, k]) * float(q[k])
-        scores[j] = total
+    # Python floats overflow to inf silently, and so does storing one beyond float32 or
+    # float16: the check below is what reports it.
+    with np.errstate(over="ignore"):
+        for j in range(n_tokens):
+            total = 0.0
+            for k in range(dim):
+                total += float(x[j, k]) * float(q[k])
+            scores[j] = total
+    check_finite_scores(scores)
     return scores
 
 
@@ -98,6 +111,15 @@ def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.nda
     ndarray, shape (dim,)
         The context vector :math:`z`, in the dtype of ``inputs``.
 
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit or a value is not finite.
+    TypeError
+        If an input is not real.
+    FloatingPointError
+        If the weighted sum overflows the dtype.
+
     Examples
     --------
     >>> import numpy as np
@@ -117,7 +139,14 @@ def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.nda
     for j in range(n_tokens):
         for k in range(dim):
             context[k] += float(w[j]) * float(x[j, k])
-    return np.array(context, dtype=x.dtype)
+    with np.errstate(over="ignore"):
+        result = np.array(context, dtype=x.dtype)
+    if not np.isfinite(result).all():
+        raise FloatingPointError(
+            f"the context vector overflowed {x.dtype} (inf or NaN in the weighted sum of the "
+            "inputs); use smaller weights or inputs, or float64"
+        )
+    return result
 
 
 @overload
@@ -150,6 +179,15 @@ def self_attention_loop(
     weights : ndarray, shape (n_tokens, n_tokens)
         Row ``i`` holds the weights of query ``i``; only if ``return_weights``.
 
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is not 2-D or not finite.
+    TypeError
+        If ``inputs`` is not real, or ``return_weights`` is not a bool.
+    FloatingPointError
+        If a score overflows the dtype.
+
     Examples
     --------
     >>> import numpy as np
@@ -162,14 +200,14 @@ def self_attention_loop(
     >>> np.allclose(self_attention_loop(x), self_attention(x))
     True
     """
+    return_weights = check_flag(return_weights, "return_weights")
     x = _as_matrix(inputs, "inputs")
     work = working_dtype(x.dtype)
     n_tokens, dim = x.shape
     context = np.empty((n_tokens, dim), dtype=x.dtype)
     weights = np.empty((n_tokens, n_tokens), dtype=x.dtype)
     for i in range(n_tokens):
-        scores = attention_scores_loop(x, x[i])
-        check_finite_scores(scores)
+        scores = attention_scores_loop(x, x[i])  # raises if a score overflowed
         weights[i] = stable_softmax(scores.astype(work))
         context[i] = context_vector_loop(x, weights[i])
     if return_weights:
