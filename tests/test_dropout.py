@@ -140,3 +140,55 @@ def test_multi_head_dropout_output_uses_the_dropped_weights():
     expected = context.swapaxes(0, 1).reshape(6, 4) @ layer.W_out
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-12)  # kept before dropout
+
+
+@pytest.mark.parametrize("bad", ["False", "no", 0, 1, None])
+def test_train_mode_must_be_a_bool(bad):
+    dropout = Dropout(0.5).eval()
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        dropout.train(bad)
+    assert dropout.training is False  # a failed call changes nothing
+
+
+def test_train_accepts_numpy_bools():
+    dropout = Dropout(0.5)
+    assert dropout.train(np.False_).training is False
+    assert dropout.train(np.True_).training is True
+
+
+def test_float16_with_p_close_to_one_is_scaled_in_float32():
+    # 1 / (1 - 0.99999) = 1e5 is beyond float16; 0.1 * 1e5 = 1e4 is not.
+    x = np.full(2_000_000, 0.1, dtype=np.float16)
+    dropout = Dropout(0.99999, rng=0)
+    out = dropout(x)
+    assert out.dtype == np.float16
+    kept = out != 0
+    assert 0 < kept.sum() < 100
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[kept].astype(np.float64), 1e4, rtol=1e-3)
+    grad = dropout.backward(np.full(x.shape, 0.1, dtype=np.float16))
+    assert np.isfinite(grad).all()
+    np.testing.assert_array_equal(grad != 0, kept)
+
+
+def test_result_beyond_the_dtype_raises_and_leaves_the_generator_as_it_was():
+    x = np.ones(2_000_000, dtype=np.float16)  # kept entries would be 1e5 > 65504
+    dropout = Dropout(0.99999, rng=0)
+    state = dropout.rng.bit_generator.state
+    with pytest.raises(FloatingPointError, match="beyond the range of float16"):
+        dropout(x)
+    assert dropout.rng.bit_generator.state == state
+
+
+def test_gradient_beyond_the_dtype_raises():
+    dropout = Dropout(0.5, rng=0)
+    dropout(np.ones(100))
+    with pytest.raises(FloatingPointError, match="beyond the range of float64"):
+        dropout.backward(np.full(100, 1e308))
+
+
+def test_complex_gradient_raises_type_error():
+    dropout = Dropout(0.5, rng=0)
+    dropout(np.ones(3))
+    with pytest.raises(TypeError, match="grad_out must hold real"):
+        dropout.backward(np.ones(3) + 1j)

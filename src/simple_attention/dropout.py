@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, as_rng, check_real
+from ._validation import as_float_array, as_rng, check_flag, check_real, working_dtype
 from .layers import Layer
 
 __all__ = ["Dropout", "check_probability"]
@@ -74,6 +74,13 @@ class Dropout(Layer):
     ValueError
         If ``p`` lies outside ``[0, 1)``.
 
+    Notes
+    -----
+    The scale :math:`1/(1-p)` is applied in float32 for float16 input (for ``p`` close to 1 it
+    is beyond float16 itself). A call whose scaled result is beyond the range of the dtype
+    (``p = 0.99999`` on float16 weights near 1, for instance) raises ``FloatingPointError``
+    and changes nothing: neither the saved state nor the random generator moves on.
+
     Examples
     --------
     >>> import numpy as np
@@ -116,8 +123,11 @@ class Dropout(Layer):
         return self.training and self.p > 0
 
     def train(self, mode: bool = True) -> Dropout:
-        """Switch to training mode (or to evaluation mode with ``mode=False``); return self."""
-        self.training = bool(mode)
+        """Switch to training mode (or to evaluation mode with ``mode=False``); return self.
+
+        ``mode`` must be a bool (or ``numpy.bool_``): ``train("False")`` raises ``TypeError``.
+        """
+        self.training = check_flag(mode, "mode")
         return self
 
     def eval(self) -> Dropout:
@@ -127,20 +137,53 @@ class Dropout(Layer):
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """Drop entries of ``x`` (any shape) in training mode; return ``x`` unchanged otherwise.
 
-        The result has the shape and dtype of ``x``.
+        The result has the shape and dtype of ``x``. Raises ``FloatingPointError``, with
+        nothing changed, if a kept entry scaled by :math:`1/(1-p)` is beyond the dtype.
         """
         arr = as_float_array(x, "x")
-        factor = None
-        if self.active:
-            keep = self.rng.random(arr.shape) >= self.p
-            # A Python float keeps float32 input in float32.
-            factor = keep.astype(arr.dtype) * (1.0 / (1.0 - self.p))
+        if not self.active:
+            self._cache = {"factor": None, "shape": arr.shape}
+            return arr
+        state = self.rng.bit_generator.state  # restored if the call fails
+        keep = self.rng.random(arr.shape) >= self.p
+        # A Python float keeps float32 input in float32; float16 could not hold 1 / (1 - p).
+        factor = keep.astype(working_dtype(arr.dtype)) * (1.0 / (1.0 - self.p))
+        try:
+            out = _scale(arr, factor)
+        except FloatingPointError:
+            self.rng.bit_generator.state = state
+            raise FloatingPointError(
+                f"dropout with p={self.p} scales the kept entries by {1.0 / (1.0 - self.p):.6g}, "
+                f"which takes some of x beyond the range of {arr.dtype}; use a smaller p or a "
+                "wider dtype"
+            ) from None
         self._cache = {"factor": factor, "shape": arr.shape}
-        return arr if factor is None else arr * factor
+        return out
 
     def backward(self, grad_out: npt.ArrayLike) -> np.ndarray:
-        """Gradient through the last call: ``grad_out`` times the same mask and scale."""
+        """Gradient through the last call: ``grad_out`` times the same mask and scale.
+
+        Raises ``FloatingPointError`` if a scaled gradient is beyond the range of its dtype.
+        """
         saved = self._saved()
         g = self._grad_out(grad_out, saved["shape"])
         factor = saved["factor"]
-        return g if factor is None else g * factor.astype(g.dtype, copy=False)
+        if factor is None:
+            return g
+        try:
+            return _scale(g, factor.astype(working_dtype(g.dtype), copy=False))
+        except FloatingPointError:
+            raise FloatingPointError(
+                f"dropout's scale {1.0 / (1.0 - self.p):.6g} takes some of grad_out beyond the "
+                f"range of {g.dtype}; use a smaller p or a wider dtype"
+            ) from None
+
+
+def _scale(x: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``x * factor`` in the dtype of ``x``; ``FloatingPointError`` if it overflows.
+
+    The overflow flag of the multiplication (or of the cast back to float16) is free to read,
+    unlike a pass over the result.
+    """
+    with np.errstate(over="raise"):
+        return (x * factor).astype(x.dtype, copy=False)
