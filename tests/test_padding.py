@@ -128,3 +128,30 @@ def test_single_head_uses_the_mask_without_its_head_axis():
     keep = np.array([[True, True, False, False], [True, True, True, True]])
     out = layer(x, mask=key_padding_mask(keep)[:, 0])
     np.testing.assert_allclose(out[0, :2], layer(x[0, :2]), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("bad", ["no", 1, None])
+def test_key_padding_mask_is_causal_must_be_a_bool(bad):
+    with pytest.raises(TypeError, match="is_causal must be True or False"):
+        key_padding_mask(np.ones((1, 2), dtype=bool), is_causal=bad)
+
+
+@pytest.mark.parametrize(
+    ("sequences", "error", "match"),
+    [
+        (None, TypeError, "sequences must be a sequence of 1-D arrays"),
+        ("abc", TypeError, "sequences must be a sequence of 1-D arrays of token ids, got str"),
+        ([[1, 2], [-1]], ValueError, r"sequences\[1\] must hold token ids in \[0, "),
+        ([np.array([2**64 - 1], dtype=np.uint64)], ValueError, r"sequences\[0\] must hold"),
+    ],
+)
+def test_pad_batch_refuses_what_is_not_token_ids(sequences, error, match):
+    with pytest.raises(error, match=match):
+        pad_batch(sequences)
+
+
+def test_pad_batch_accepts_unsigned_ids_and_arrays():
+    ids, keep = pad_batch(np.array([[1, 2], [3, 4]], dtype=np.uint8))
+    np.testing.assert_array_equal(ids, [[1, 2], [3, 4]])
+    assert ids.dtype == np.int64
+    assert keep.all()

@@ -15,12 +15,12 @@ no real token at all has padded rows with nothing to attend to, and those give z
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import check_positive_int
+from ._validation import check_flag, check_positive_int
 from .masks import causal_mask
 
 __all__ = ["key_padding_mask", "pad_batch"]
@@ -48,9 +48,9 @@ def pad_batch(
     Raises
     ------
     ValueError
-        If a sequence is not 1-D.
+        If a sequence is not 1-D, or holds a negative id or one beyond int64.
     TypeError
-        If a sequence does not hold integers.
+        If ``sequences`` is a string or not iterable, or a sequence does not hold integers.
 
     See Also
     --------
@@ -71,6 +71,11 @@ def pad_batch(
            [False, False, False]])
     """
     pad_id = check_positive_int(pad_id, "pad_id", allow_zero=True)
+    if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
+        raise TypeError(
+            "sequences must be a sequence of 1-D arrays of token ids, got "
+            f"{type(sequences).__name__}"
+        )
     arrays = []
     for i, seq in enumerate(sequences):
         arr = np.asarray(seq)
@@ -78,6 +83,12 @@ def pad_batch(
             raise ValueError(f"sequences[{i}] must be 1-D token ids, got shape {arr.shape}")
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"sequences[{i}] must hold integer token ids, got dtype {arr.dtype}")
+        # Compared before the cast, which would wrap uint64 ids beyond int64 to negative ones.
+        if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int64).max):
+            raise ValueError(
+                f"sequences[{i}] must hold token ids in [0, {np.iinfo(np.int64).max}], got "
+                f"values from {arr.min()} to {arr.max()}"
+            )
         arrays.append(arr.astype(np.int64))
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     n_positions = int(lengths.max()) if len(arrays) else 0
@@ -111,7 +122,7 @@ def key_padding_mask(keep: npt.ArrayLike, *, is_causal: bool = False) -> np.ndar
     Raises
     ------
     TypeError
-        If ``keep`` is not boolean.
+        If ``keep`` is not boolean, or ``is_causal`` is not a bool.
     ValueError
         If ``keep`` is not 2-D.
 
@@ -127,6 +138,7 @@ def key_padding_mask(keep: npt.ArrayLike, *, is_causal: bool = False) -> np.ndar
            [ True,  True, False],
            [ True,  True, False]])
     """
+    is_causal = check_flag(is_causal, "is_causal")
     arr = np.asarray(keep)
     if arr.dtype != np.bool_:
         raise TypeError(f"keep must be boolean (True = real token), got dtype {arr.dtype}")
