@@ -89,10 +89,16 @@ def test_every_random_function_takes_none_a_seed_or_a_generator(name: str) -> No
 
 
 @pytest.mark.parametrize("name", sorted(RANDOM))
-@pytest.mark.parametrize("bad", [np.random.RandomState(0), 1.5, "0"])
+@pytest.mark.parametrize("bad", [np.random.RandomState(0), 1.5, "0", True])
 def test_every_random_function_refuses_other_rng_types(name: str, bad: object) -> None:
     with pytest.raises(TypeError, match="rng"):
         RANDOM[name](bad)
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM))
+def test_every_random_function_refuses_a_negative_seed(name: str) -> None:
+    with pytest.raises(ValueError, match="rng must be a non-negative seed"):
+        RANDOM[name](-1)
 
 
 def test_fully_masked_query_gives_zeros_not_the_mean_of_the_values() -> None:

@@ -187,11 +187,6 @@ def sample_tokens(
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     if vocab_size > _MAX_VOCAB_SIZE:
         raise ValueError(f"vocab_size must be at most 2**63 (ids are int64), got {vocab_size}")
-    # as_rng passes a bool or a negative seed on to NumPy, whose errors do not name rng.
-    if isinstance(rng, bool):
-        raise TypeError(f"rng must be None, an int or a numpy.random.Generator, got {rng!r}")
-    if isinstance(rng, (int, np.integer)) and rng < 0:
-        raise ValueError(f"rng must be a non-negative seed, got {rng}")
     return as_rng(rng).integers(0, vocab_size, size=n_tokens, dtype=np.int64)
 
 
