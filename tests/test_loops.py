@@ -97,6 +97,12 @@ class TestBadInput:
         ):
             attention_scores_loop(np.ones((2, 2)), np.ones(2, dtype=np.float32))
 
+    def test_context_mixed_dtypes(self) -> None:
+        with pytest.raises(
+            TypeError, match="inputs has dtype float32 but weights has dtype float64"
+        ):
+            context_vector_loop(np.ones((2, 2), dtype=np.float32), [0.5, 0.5])
+
     def test_overflow_in_the_loop_version_raises(self) -> None:
         x = np.full((2, 2), 1e200)
         with pytest.raises(FloatingPointError, match="overflowed"):

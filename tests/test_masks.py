@@ -52,3 +52,27 @@ def test_apply_mask_keeps_the_scores_dtype() -> None:
     scores = np.zeros((2, 2), dtype=np.float32)
     assert apply_mask(scores, np.array([True, False])).dtype == np.float32
     assert apply_mask(scores, np.array([0.0, -np.inf])).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "mask", [np.array([1j, 0j]), np.array(["a", "b"]), np.array([None, None]), np.ones(2, int)]
+)
+def test_masks_of_the_wrong_dtype_name_mask(mask: np.ndarray) -> None:
+    with pytest.raises(TypeError, match="mask must be bool"):
+        check_mask(mask, (2, 2))
+
+
+def test_masks_of_the_wrong_shape_name_mask() -> None:
+    with pytest.raises(ValueError, match=r"mask of shape \(3,\) does not broadcast"):
+        check_mask(np.ones(3, dtype=bool), (2, 2))
+
+
+def test_apply_mask_raises_when_a_float_mask_overflows_the_scores() -> None:
+    scores = np.full((1, 2), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="adding the float mask overflowed"):
+        apply_mask(scores, np.array([0.0, 3e38]))
+
+
+def test_apply_mask_far_below_the_dtype_blocks_without_warning() -> None:
+    scores = np.zeros((1, 2), dtype=np.float32)
+    np.testing.assert_array_equal(apply_mask(scores, np.array([0.0, -1e300])), [[0.0, -np.inf]])

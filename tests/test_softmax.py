@@ -88,6 +88,25 @@ def test_numpy_integer_axis_is_accepted() -> None:
     np.testing.assert_array_equal(softmax(np.zeros((2, 2)), axis=np.int64(0)), 0.5)
 
 
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (np.array([True, False]), TypeError),
+        (np.array([1 + 1j, 0j]), TypeError),
+        (np.array([np.nan, 0.0]), ValueError),
+    ],
+)
+def test_naive_softmax_validates_its_input(bad: np.ndarray, error: type) -> None:
+    with pytest.raises(error, match="^x "):
+        naive_softmax(bad)
+
+
+def test_naive_softmax_axis_none_and_bad_axis() -> None:
+    np.testing.assert_allclose(naive_softmax(np.zeros((2, 2)), axis=None), 0.25)
+    with pytest.raises(TypeError, match="axis must be an integer or None"):
+        naive_softmax(np.zeros(2), axis=0.5)  # type: ignore[arg-type]
+
+
 def test_neg_inf_blocks_an_entry() -> None:
     np.testing.assert_array_equal(softmax([0.0, -np.inf, 0.0]), [0.5, 0.0, 0.5])
 

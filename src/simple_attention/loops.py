@@ -116,7 +116,7 @@ def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.nda
     ValueError
         If the shapes do not fit or a value is not finite.
     TypeError
-        If an input is not real.
+        If an input is not real or the dtypes differ.
     FloatingPointError
         If the weighted sum overflows the dtype.
 
@@ -130,6 +130,8 @@ def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.nda
     """
     x = _as_matrix(inputs, "inputs")
     w = _as_vector(weights, "weights")
+    if w.dtype != x.dtype:
+        raise TypeError(f"inputs has dtype {x.dtype} but weights has dtype {w.dtype}")
     n_tokens, dim = x.shape
     if w.shape[0] != n_tokens:
         raise ValueError(

@@ -96,7 +96,10 @@ def apply_mask(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Return ``scores`` with ``mask`` applied: ``-inf`` where blocked, or the float mask added.
 
     ``mask`` must already be validated by :func:`check_mask`. The result has the broadcast shape
-    of the two and the dtype of ``scores``.
+    of the two and the dtype of ``scores``. A float mask that takes a score to ``+inf`` raises
+    ``FloatingPointError``, as in :func:`~simple_attention.scaled_dot_product_attention`; one
+    that takes it below the dtype's range gives ``-inf``, which blocks the key as the mask means
+    to.
 
     Examples
     --------
@@ -108,4 +111,10 @@ def apply_mask(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     if mask.dtype == np.bool_:
         return np.where(mask, scores, -np.inf).astype(scores.dtype, copy=False)
-    return (scores + mask.astype(scores.dtype, copy=False)).astype(scores.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        masked = (scores + mask.astype(scores.dtype, copy=False)).astype(scores.dtype, copy=False)
+    if np.isposinf(masked).any():
+        raise FloatingPointError(
+            f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
+        )
+    return masked

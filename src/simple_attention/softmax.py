@@ -67,7 +67,7 @@ def _as_scores(x: npt.ArrayLike, axis: Any) -> tuple[np.ndarray, np.ndarray, int
     return arr, work, check_axis(axis, arr.ndim)
 
 
-def naive_softmax(x: npt.ArrayLike, axis: int = -1) -> np.ndarray:
+def naive_softmax(x: npt.ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""The textbook softmax :math:`e^{x_i} / \sum_j e^{x_j}`, without any safeguard.
 
     Kept to show *why* :func:`softmax` subtracts the maximum first: ``exp`` overflows to ``inf``
@@ -76,14 +76,21 @@ def naive_softmax(x: npt.ArrayLike, axis: int = -1) -> np.ndarray:
     Parameters
     ----------
     x : array_like
-        The scores.
-    axis : int, default -1
-        The axis along which the result sums to one.
+        The scores: real numbers, ``-inf`` allowed (integers become float64).
+    axis : int or None, default -1
+        The axis along which the result sums to one (``None``: all the entries).
 
     Returns
     -------
     ndarray
         Same shape as ``x``; NaN where the exponential overflowed.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is boolean, complex or not numeric, or ``axis`` is not an integer or None.
+    ValueError
+        If ``x`` contains NaN or ``+inf`` (the overflow it shows must come from finite input).
 
     See Also
     --------
@@ -99,11 +106,9 @@ def naive_softmax(x: npt.ArrayLike, axis: int = -1) -> np.ndarray:
     ...     naive_softmax([1000.0, 2.0, 3.0])  # exp(1000) is inf in float64
     array([nan,  0.,  0.])
     """
-    x = np.asarray(x)
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
+    x = as_float_array(x, "x", allow_neg_inf=True)
     exps = np.exp(x)
-    return exps / exps.sum(axis=axis, keepdims=True)
+    return exps / exps.sum(axis=None if axis is None else check_axis(axis, x.ndim), keepdims=True)
 
 
 def softmax(x: npt.ArrayLike, axis: int | None = -1) -> np.ndarray:
