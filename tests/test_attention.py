@@ -220,6 +220,11 @@ class TestBadInput:
         y = x.astype(np.float64)
         np.testing.assert_allclose(sdpa(y, y, y), y)
 
+    def test_queries_times_a_large_scale_overflowing_raise(self) -> None:
+        x = np.full((2, 2), 1e308)
+        with pytest.raises(FloatingPointError, match="scores overflowed float64"):
+            sdpa(x, x, x, scale=10.0)
+
     def test_feature_mismatch_names_both_sizes(self) -> None:
         with pytest.raises(ValueError, match="query has 5 features but key has 4"):
             sdpa(np.ones((2, 5)), np.ones((3, 4)), np.ones((3, 4)))

@@ -232,6 +232,11 @@ class TestBadInput:
         with pytest.raises(FloatingPointError, match="use float64 or smaller inputs"):
             chunked_attention(x, x, x)
 
+    def test_queries_times_a_large_scale_overflowing_raise(self) -> None:
+        x = np.full((2, 2), 1e308)
+        with pytest.raises(FloatingPointError, match="scores overflowed float64"):
+            chunked_attention(x, x, x, scale=10.0)
+
     def test_overflowing_float_mask_raises(self) -> None:
         x = np.full((2, 4), 5e18, dtype=np.float32)  # scores 1e38: finite until the mask
         with pytest.raises(FloatingPointError, match="adding the float mask overflowed"):

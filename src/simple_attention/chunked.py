@@ -86,8 +86,8 @@ def chunked_attention(
         On NaN or infinite inputs, mismatched sizes, a bad mask shape, a non-finite ``scale``,
         ``is_causal`` together with ``mask``, or a ``block_size`` below 1.
     TypeError
-        On boolean, complex or mixed-dtype inputs, an integer mask, or a ``block_size`` that is
-        not an integer.
+        On boolean, complex or mixed-dtype inputs, an integer mask, a ``block_size`` that is
+        not an integer, or an ``is_causal`` that is not a bool.
     FloatingPointError
         If the scaled scores overflow the dtype.
 
