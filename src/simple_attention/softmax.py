@@ -44,9 +44,10 @@ def check_axis(axis: Any, ndim: int) -> int:
     ...
     TypeError: axis must be an integer or None, got 1.0
     """
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis must be an integer or None, got {axis!r}")
-    axis = int(axis)
+    if type(axis) is not int:  # the common case skips the slower checks below
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"axis must be an integer or None, got {axis!r}")
+        axis = int(axis)
     if not -ndim <= axis < ndim:
         raise AxisError(axis, ndim)
     return axis % ndim
