@@ -177,10 +177,11 @@ def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     seeds a new generator, and a Generator is used as it is, so a caller can thread one
     generator through several calls.
     """
-    if isinstance(rng, bool) or (
-        rng is not None and not isinstance(rng, (numbers.Integral, np.random.Generator))
+    value: object = rng  # checked at run time: callers pass anything
+    if isinstance(value, bool) or (
+        value is not None and not isinstance(value, (numbers.Integral, np.random.Generator))
     ):
         raise TypeError(f"rng must be None, an int or a numpy.random.Generator, got {rng!r}")
-    if isinstance(rng, numbers.Integral) and rng < 0:
+    if isinstance(value, numbers.Integral) and int(value) < 0:
         raise ValueError(f"rng must be a non-negative seed, got {rng}")
     return np.random.default_rng(rng)
