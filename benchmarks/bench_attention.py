@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 import simple_attention as sa
-from simple_attention import _blocks
+from simple_attention.attention import blocks
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
@@ -258,15 +258,15 @@ def breakdown(size: dict[str, Any]) -> dict[str, Any]:
         context = np.empty_like(q)
         lap("scale queries")
         for head in range(h):  # one (batch, head) slice at a time, as the library does
-            for rows in _blocks.block_slices(n, _blocks.rows_per_block(n, n)):
-                scores = _blocks.scores_block(q_scaled[head, rows], k[head])
+            for rows in blocks.block_slices(n, blocks.rows_per_block(n, n)):
+                scores = blocks.scores_block(q_scaled[head, rows], k[head])
                 lap("scores q k^T")
-                shift = _blocks.safe_row_max(scores)
+                shift = blocks.safe_row_max(scores)
                 lap("row max")
                 np.subtract(scores, shift, out=scores)
                 np.exp(scores, out=scores)
                 lap("subtract, exp")
-                totals = _blocks.nonzero(scores.sum(axis=-1, keepdims=True))
+                totals = blocks.nonzero(scores.sum(axis=-1, keepdims=True))
                 lap("row sum")
                 block = np.matmul(scores, v[head], out=context[head, rows])
                 lap("weights v")

@@ -26,7 +26,7 @@ from simple_attention import (
     scaled_dot_product_attention,
     tokenize,
 )
-from simple_attention.multihead import merge_heads, split_heads
+from simple_attention.layers.multihead import merge_heads, split_heads
 from simple_attention.plotting import plot_attention_weights
 
 features = np.arange(2 * 12.0).reshape(2, 12)  # two tokens, d_model = 12

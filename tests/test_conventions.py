@@ -16,6 +16,7 @@ from simple_attention import (
     PositionalEmbedding,
     SelfAttention,
     TinyAttentionModel,
+    gradcheck,
     naive_embeddings,
     reverse_task,
     sample_tokens,
@@ -23,7 +24,6 @@ from simple_attention import (
     softmax,
     train,
 )
-from simple_attention.gradcheck import gradcheck
 
 
 def _gradcheck_upstream(rng: Any) -> list[np.ndarray]:

@@ -12,8 +12,8 @@ The public names follow the pipeline of the tutorial:
    :func:`scaled_dot_product_attention`, :func:`causal_mask`;
 6. trainable weights: :class:`SelfAttention`;
 7. gradients and training: :func:`scaled_dot_product_attention_backward`, the
-   :class:`~simple_attention.layers.Layer` interface (``params``, ``backward``, ``grads``),
-   :func:`~simple_attention.gradcheck.gradcheck`, :class:`PositionalEmbedding`,
+   :class:`Layer` interface (``params``, ``backward``, ``grads``),
+   :func:`gradcheck`, :class:`PositionalEmbedding`,
    :func:`sinusoidal_positions`, :class:`Linear`, :func:`softmax_cross_entropy`, :class:`SGD`,
    :class:`Adam`, the reversal task (:func:`reverse_task`, :func:`reverse_pattern`),
    :class:`TinyAttentionModel`, :func:`train`, :func:`accuracy`, :func:`attention_match`;
@@ -21,37 +21,50 @@ The public names follow the pipeline of the tutorial:
    :meth:`Vocabulary.encode_batch`, :class:`Dropout`;
 9. multi-head attention and decoding: :class:`MultiHeadAttention`, :class:`KVCache`,
    :func:`causal_mask_bottom_right`.
+
+The subpackages follow the same pipeline, so each idea lives where the tutorial introduces it:
+
+* ``text``: tokens, vocabularies, padding, embeddings and positions (steps 1-2);
+* ``attention``: softmax, the loops, scaled dot-product attention, masks, the blocked and
+  chunked kernels and the key-value cache (steps 3-5 and the memory-efficient page);
+* ``layers``: the :class:`Layer` base class and the trainable layers and models (steps 6-9);
+* ``training``: losses, optimizers, gradient checks, the training loop and toy tasks;
+* ``plotting``: the figures of the tutorial (needs the ``plot`` extra).
+
+Every public name is importable from ``simple_attention`` itself.
 """
 
-from .attention import (
+from .attention.chunked import chunked_attention
+from .attention.kv_cache import KVCache
+from .attention.loops import attention_scores_loop, context_vector_loop, self_attention_loop
+from .attention.masks import causal_mask, causal_mask_bottom_right, key_padding_mask
+from .attention.scaled import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
     self_attention,
 )
-from .chunked import chunked_attention
-from .dropout import Dropout
-from .embeddings import Embedding, naive_embeddings, seed_inputs
-from .heads import Linear
-from .kv_cache import KVCache, causal_mask_bottom_right
-from .layers import SelfAttention
-from .loops import attention_scores_loop, context_vector_loop, self_attention_loop
-from .losses import softmax_cross_entropy
-from .masks import causal_mask
-from .model import TinyAttentionModel
-from .multihead import MultiHeadAttention
-from .optim import SGD, Adam
-from .padding import key_padding_mask, pad_batch
-from .positional import PositionalEmbedding, sinusoidal_positions
-from .softmax import (
+from .attention.softmax import (
     log_softmax,
     log_softmax_backward,
     naive_softmax,
     softmax,
     softmax_backward,
 )
-from .tasks import ReverseTask, reverse_pattern, reverse_task
-from .tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
-from .training import TrainingHistory, accuracy, attention_match, train
+from .layers.attention import SelfAttention
+from .layers.base import Layer
+from .layers.dropout import Dropout
+from .layers.linear import Linear
+from .layers.model import TinyAttentionModel
+from .layers.multihead import MultiHeadAttention
+from .text.embeddings import Embedding, naive_embeddings, seed_inputs
+from .text.padding import pad_batch
+from .text.positions import PositionalEmbedding, sinusoidal_positions
+from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
+from .training.gradcheck import gradcheck, gradcheck_layer, numerical_gradient, relative_error
+from .training.loop import TrainingHistory, accuracy, attention_match, train
+from .training.losses import softmax_cross_entropy
+from .training.optim import SGD, Adam
+from .training.tasks import ReverseTask, reverse_pattern, reverse_task
 
 __version__ = "0.1.0"
 
@@ -63,6 +76,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "KVCache",
+    "Layer",
     "Linear",
     "MultiHeadAttention",
     "PositionalEmbedding",
@@ -78,12 +92,16 @@ __all__ = [
     "causal_mask_bottom_right",
     "chunked_attention",
     "context_vector_loop",
+    "gradcheck",
+    "gradcheck_layer",
     "key_padding_mask",
     "log_softmax",
     "log_softmax_backward",
     "naive_embeddings",
     "naive_softmax",
+    "numerical_gradient",
     "pad_batch",
+    "relative_error",
     "reverse_pattern",
     "reverse_task",
     "sample_tokens",

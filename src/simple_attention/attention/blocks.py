@@ -1,0 +1,291 @@
+"""Attention computed one block of the score matrix at a time.
+
+The score matrix of ``L`` queries against ``S`` keys has ``L x S`` entries: 64 MiB for 4096
+tokens in float32, per head. Computing it for a block of queries at a time keeps the memory
+bounded and the block in the processor's cache, and lets causal attention skip the keys a block
+of queries cannot see. The functions here are the pieces that :func:`scaled_dot_product_attention`
+and :func:`chunked_attention` share; none of them checks its input, their callers do.
+
+Every function that ends in ``_`` works in place on the block it is given, so that a block of
+scores is allocated once and then turned into weights without a new temporary at each step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from .._validation import check_finite_scores
+
+__all__ = [
+    "attend_block",
+    "attend_by_query_blocks",
+    "block_slices",
+    "clip_to_values_",
+    "exp_shifted_",
+    "hide",
+    "hide_future_",
+    "mask_block",
+    "nonzero",
+    "rows_per_block",
+    "safe_row_max",
+    "scores_block",
+    "visible_keys",
+    "zero_if_blocked",
+]
+
+# About a million scores per block (4 MiB in float32): 256 queries against 4096 keys. Large
+# enough for matrix products near full speed, small enough for the passes of the softmax to
+# read from cache. Measured against blocks 4 times smaller and 4 times larger.
+BLOCK_ELEMENTS = 1 << 20
+
+
+def block_slices(n: int, size: int, stop: int | None = None) -> Iterator[slice]:
+    """Slices ``[0, size), [size, 2 size), ...`` covering ``range(stop)`` (``stop=n`` default)."""
+    stop = n if stop is None else min(stop, n)
+    for start in range(0, stop, size):
+        yield slice(start, min(start + size, stop))
+
+
+def rows_per_block(n_rows: int, row_elements: int) -> int:
+    """How many query rows of ``row_elements`` scores each fit in one block (at least one)."""
+    return max(1, min(n_rows, BLOCK_ELEMENTS // max(row_elements, 1)))
+
+
+def visible_keys(rows: slice, n_keys: int, is_causal: bool) -> int:
+    """The number of leading keys that the queries ``rows`` may see (all without a mask)."""
+    # Top-left alignment: query i sees keys 0..i, so the last row of the block sees the most.
+    return min(rows.stop, n_keys) if is_causal else n_keys
+
+
+def scores_block(q_scaled: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``q_scaled @ k.T``, raising ``FloatingPointError`` if a score overflowed.
+
+    Computed as the transpose of ``k @ q_scaled.T``: for a thin block of queries against many
+    keys, BLAS is faster at that shape (measured about 10% on the whole attention), and the
+    transpose is a free view. The element-wise steps that follow work on it as they are.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = np.swapaxes(k @ np.swapaxes(q_scaled, -1, -2), -1, -2)
+    check_finite_scores(scores)
+    return scores
+
+
+def mask_block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """The part of ``mask`` (which broadcasts against ``(..., L, S)``) for these rows and keys.
+
+    A view: a key-padding mask of shape ``(S,)`` is never expanded to ``(L, S)``.
+    """
+    as_2d = mask.reshape((1,) * max(2 - mask.ndim, 0) + mask.shape)
+    # A dimension of length 1 broadcasts: keep it whole rather than slice past its end.
+    row_part = rows if as_2d.shape[-2] > 1 else slice(None)
+    col_part = cols if as_2d.shape[-1] > 1 else slice(None)
+    return as_2d[..., row_part, col_part]
+
+
+def hide_future_(scores: np.ndarray, rows: slice, cols: slice) -> None:
+    """Causal mask in place: ``-inf`` where key ``j`` comes after query ``i`` (top-left aligned).
+
+    Only the columns that some query of the block may not see are touched: for a block of
+    queries against all earlier keys, that is a square at the diagonal, not the whole block.
+    """
+    offset = rows.start - cols.start  # query r of the block sees the columns c <= r + offset
+    first = max(offset + 1, 0)  # the columns before this one are visible to every query
+    if first >= scores.shape[-1]:
+        return
+    tail = scores[..., first:]
+    visible = np.tri(tail.shape[-2], tail.shape[-1], k=offset - first, dtype=bool)
+    np.copyto(tail, -np.inf, where=~visible)
+
+
+def hide(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Apply a validated boolean or float ``mask`` to ``scores``, in place where possible.
+
+    Boolean: ``False`` becomes ``-inf``. Float: added to the scores (after casting it to their
+    dtype, as :func:`~simple_attention.attention.masks.apply_mask` does). Returns the masked
+    scores: a new array only if the mask adds (batch) dimensions of its own.
+    """
+    if mask is None:
+        return scores
+    shape = np.broadcast_shapes(scores.shape, mask.shape)
+    if shape != scores.shape:
+        scores = np.broadcast_to(scores, shape).copy()
+    if mask.dtype == np.bool_:
+        np.copyto(scores, -np.inf, where=~mask)
+        return scores
+    with np.errstate(over="ignore"):
+        scores += mask.astype(scores.dtype, copy=False)
+    if np.isposinf(scores).any():
+        raise FloatingPointError(
+            f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
+        )
+    return scores
+
+
+def zero_if_blocked(row_max: np.ndarray) -> np.ndarray:
+    """The shift for each row: its maximum, or ``0`` where the row is entirely ``-inf``.
+
+    Shifting a blocked row by ``0`` instead of ``-inf`` avoids ``-inf - (-inf) = NaN`` before
+    the exponential: its exponentials are then all ``0``, and so is its output.
+    """
+    return np.where(np.isneginf(row_max), 0, row_max).astype(row_max.dtype, copy=False)
+
+
+def safe_row_max(scores: np.ndarray) -> np.ndarray:
+    """The shift of each row: its maximum, or ``0`` if no key of the row is visible."""
+    return zero_if_blocked(scores.max(axis=-1, keepdims=True, initial=-np.inf))
+
+
+def exp_shifted_(scores: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Turn ``scores`` into ``exp(scores - shift)`` in place, and return the row sums."""
+    np.subtract(scores, shift, out=scores)
+    np.exp(scores, out=scores)
+    return scores.sum(axis=-1, keepdims=True)
+
+
+def nonzero(totals: np.ndarray) -> np.ndarray:
+    """Row sums with ``0`` replaced by ``1``, so that a blocked row divides to zeros, not NaN."""
+    totals[totals == 0] = 1
+    return totals
+
+
+def clip_to_values_(context: np.ndarray, values: np.ndarray) -> None:
+    """Clip weighted averages of ``values`` to the range of the values (and 0), in place.
+
+    An average lies between the smallest and the largest value (a query with no key gets 0),
+    but its rounded sum can step past the largest number of the dtype when the values are
+    near it. ``values`` is ``(..., S, d_v)`` with ``S >= 1``; ``context`` broadcasts against it.
+    """
+    low = np.minimum(values.min(axis=-2, keepdims=True), 0)
+    high = np.maximum(values.max(axis=-2, keepdims=True), 0)
+    np.clip(context, low, high, out=context)
+
+
+def attend_by_query_blocks(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    scale: float,
+    mask: np.ndarray | None,
+    *,
+    is_causal: bool,
+    return_weights: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""Attention of blocks of queries against all the keys they may see.
+
+    For each block of queries: the scores, the exponentials of the shifted scores (in place, on
+    that one buffer), the row sums, and the product with the values. The division by the row
+    sums comes last and touches only the ``(rows, d_v)`` result: :math:`(P / r)\,V = (P V) / r`
+    for a row sum :math:`r`. Only a block whose :math:`P V` overflowed (values near the largest
+    number of the dtype) is recomputed as a weighted average, :math:`(P / r)\,V`, which is
+    finite: see :func:`attend_block`.
+
+    Blocks are cut per (batch, head) slice once a slice alone fills a block, so that a block
+    stays small enough for the cache while its matrix products stay large enough for BLAS.
+
+    ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
+    validated (or ``None``). Returns the context ``(..., L, d_v)`` and, if ``return_weights``,
+    the weights ``(..., L, S)`` (else ``None``), both in the working dtype.
+    """
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    mask_batch = () if mask is None else mask.shape[:-2]
+    scores_batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], mask_batch)
+    batch = np.broadcast_shapes(scores_batch, v.shape[:-2])
+    context = np.empty((*batch, n_queries, v.shape[-1]), dtype=q.dtype)
+    weights = np.zeros((*scores_batch, n_queries, n_keys), q.dtype) if return_weights else None
+    # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        q_scaled = q * scale  # L*d multiplications instead of L*S
+        for item in batch_items(batch, scores_batch, n_queries * n_keys):
+            step = rows_per_block(n_queries, item.size * n_keys)
+            for rows in block_slices(n_queries, step):
+                keys = slice(0, visible_keys(rows, n_keys, is_causal))
+                attend_block(
+                    item.of(q_scaled)[..., rows, :],
+                    item.of(k)[..., keys, :],
+                    item.of(v)[..., keys, :],
+                    None if mask is None else mask_block(item.of(mask), rows, keys),
+                    (rows, keys) if is_causal else None,
+                    item.of(context)[..., rows, :],
+                    None if weights is None else item.of(weights)[..., rows, keys],
+                )
+    return context, weights
+
+
+def attend_block(
+    q_block: np.ndarray,
+    k_block: np.ndarray,
+    v_block: np.ndarray,
+    mask: np.ndarray | None,
+    causal: tuple[slice, slice] | None,
+    context: np.ndarray,
+    weights: np.ndarray | None,
+) -> None:
+    r"""Attention of one block of queries, written into the views ``context`` and ``weights``.
+
+    ``mask`` is the block of a validated mask; ``causal`` the (queries, keys) position of the
+    block for causal attention. The block of scores is the only large array, and it dies when
+    the function returns, before the next block is allocated.
+
+    :math:`P V` sums up to ``S`` values and overflows for values near the largest number of the
+    dtype, where the output, their weighted average, does not. Such a block (found by a cheap
+    check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
+    to the range of the values: halving and doubling are exact, and keep the rounded sums of
+    the average from stepping past the largest number.
+    """
+    scores = hide(scores_block(q_block, k_block), mask)
+    if causal is not None:
+        hide_future_(scores, *causal)
+    totals = nonzero(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
+    np.matmul(scores, v_block, out=context)
+    context /= totals
+    if not np.isfinite(context).all():
+        scores /= totals  # one more pass over the scores, for this block only
+        half = v_block * 0.5
+        np.matmul(scores, half, out=context)
+        clip_to_values_(context, half)
+        context *= 2
+        if weights is not None:
+            np.copyto(weights, scores)
+    elif weights is not None:
+        np.divide(scores, totals, out=weights)
+
+
+class BatchItem:
+    """One (batch, head) slice of the leading dimensions, or all of them at once.
+
+    ``of(a)`` is the part of ``a`` that belongs to the item, a view: ``a`` itself for the whole
+    batch, and for one slice the index with the axes that ``a`` broadcasts along pinned to 0.
+    """
+
+    def __init__(self, index: tuple[int, ...] | None, size: int) -> None:
+        self.index = index
+        self.size = size  # how many slices the item holds
+
+    def of(self, a: np.ndarray) -> np.ndarray:
+        if self.index is None:
+            return a
+        n_batch = a.ndim - 2
+        if n_batch <= 0:
+            return a
+        own = self.index[len(self.index) - n_batch :]
+        return a[tuple(i if n > 1 else 0 for i, n in zip(own, a.shape[:n_batch], strict=True))]
+
+
+def batch_items(
+    batch: tuple[int, ...], scores_batch: tuple[int, ...], slice_elements: int
+) -> Iterator[BatchItem]:
+    """The whole batch as one item, or one item per slice once a slice alone is large.
+
+    Small problems go through in one vectorised pass (a Python loop over thousands of tiny
+    slices would cost more than the arithmetic); large ones one slice at a time, so that a
+    block of rows of one slice fits in the cache.
+    """
+    n_slices = math.prod(scores_batch)
+    if n_slices <= 1 or slice_elements < BLOCK_ELEMENTS // 16:
+        yield BatchItem(None, n_slices)
+        return
+    for index in np.ndindex(batch):
+        yield BatchItem(index, 1)

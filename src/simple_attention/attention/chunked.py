@@ -1,0 +1,243 @@
+"""Memory-efficient attention: the softmax computed online, one block of keys at a time.
+
+:func:`scaled_dot_product_attention` needs every score of a query before it can normalise them.
+:func:`chunked_attention` gets the same result while holding only one block of scores at a time,
+by keeping a running maximum and a running sum per query and correcting them as new keys
+arrive: the "online softmax" behind FlashAttention. Its extra memory grows with the block size
+and with ``n x d``, not with ``n x n``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .._validation import check_flag, check_positive_int, working_dtype
+from .blocks import (
+    block_slices,
+    clip_to_values_,
+    exp_shifted_,
+    hide,
+    hide_future_,
+    mask_block,
+    nonzero,
+    scores_block,
+    visible_keys,
+    zero_if_blocked,
+)
+from .masks import check_mask
+from .scaled import _resolve_scale, check_qkv
+
+__all__ = ["chunked_attention"]
+
+
+def chunked_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    block_size: int = 256,
+) -> np.ndarray:
+    r"""Scaled dot-product attention in blocks, with an online softmax: :math:`O(n)` memory.
+
+    The result is that of :func:`~simple_attention.scaled_dot_product_attention` (to rounding),
+    but the ``(L, S)`` score matrix never exists: queries are taken ``block_size`` at a time,
+    and each block of queries meets the keys ``block_size`` at a time. A running maximum and a
+    running sum per query turn the scores of each key block into weights as they arrive (see
+    Notes). With ``is_causal=True``, key blocks that lie entirely above the diagonal are skipped.
+
+    Parameters
+    ----------
+    query : array_like, shape (..., L, d_k)
+        One row per query position.
+    key : array_like, shape (..., S, d_k)
+        One row per key position; same number of features as ``query``.
+    value : array_like, shape (..., S, d_v)
+        One row per key position.
+    mask : array_like of bool or float, optional
+        As in :func:`~simple_attention.scaled_dot_product_attention`: broadcasts against the
+        scores ``(..., L, S)``; boolean ``True`` = may attend, float = added to the scores.
+        The mask is read one block at a time, so a key-padding mask ``(S,)`` costs no
+        ``(L, S)`` memory; a full ``(L, S)`` mask of course already takes that much.
+    is_causal : bool, default False
+        Let query ``i`` attend to keys ``j <= i`` only (top-left aligned, see
+        :func:`~simple_attention.causal_mask`). Cannot be combined with ``mask``.
+    scale : float, optional
+        Factor :math:`s` applied to the scores; defaults to :math:`1/\sqrt{d_k}`.
+    block_size : int, default 256
+        Number of queries, and of keys, per block. Any positive size gives the same result to
+        rounding, also one that does not divide ``L`` or ``S``. The scores held at any moment
+        are ``(..., block_size, block_size)``.
+
+    Returns
+    -------
+    context : ndarray, shape (..., L, d_v)
+        The outputs, in the dtype of the inputs. A query that may attend to no key gets a row
+        of zeros, as in :func:`~simple_attention.scaled_dot_product_attention`. The attention
+        weights are never formed, so they cannot be returned: use that function when you need
+        them.
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite inputs, mismatched sizes, a bad mask shape, a non-finite ``scale``,
+        ``is_causal`` together with ``mask``, or a ``block_size`` below 1.
+    TypeError
+        On boolean, complex or mixed-dtype inputs, an integer mask, a ``block_size`` that is
+        not an integer, or an ``is_causal`` that is not a bool.
+    FloatingPointError
+        If the scaled scores overflow the dtype.
+
+    See Also
+    --------
+    simple_attention.scaled_dot_product_attention : the same result, all the scores at once.
+
+    Notes
+    -----
+    Take one query and split its scores :math:`x_1, \dots, x_S` into blocks. After the first
+    :math:`t` blocks, keep three things: the largest score seen so far :math:`m_t`, the sum of
+    the shifted exponentials :math:`\ell_t = \sum_{j \le t} e^{x_j - m_t}` and the unnormalised
+    output :math:`a_t = \sum_{j \le t} e^{x_j - m_t} v_j` (sums over the keys seen so far).
+    A new block :math:`B` with maximum :math:`\tilde m` raises the maximum to
+    :math:`m_{t+1} = \max(m_t, \tilde m)`, and every earlier term only needs its shift changed,
+    which is one factor for all of them:
+
+    .. math::
+
+        \alpha = e^{m_t - m_{t+1}}, \qquad
+        \ell_{t+1} = \alpha\, \ell_t + \sum_{j \in B} e^{x_j - m_{t+1}}, \qquad
+        a_{t+1} = \alpha\, a_t + \sum_{j \in B} e^{x_j - m_{t+1}}\, v_j .
+
+    After the last block, :math:`m` is the maximum of all the scores and
+
+    .. math::
+
+        \frac{a}{\ell} = \frac{\sum_j e^{x_j - m} v_j}{\sum_j e^{x_j - m}}
+                       = \sum_j \operatorname{softmax}(x)_j\, v_j ,
+
+    exactly the attention output. Every exponent is :math:`\le 0`, so no exponential overflows,
+    and :math:`\alpha \le 1`. A query whose keys so far are all blocked has :math:`m = -\infty`;
+    it is shifted by 0 instead, so that :math:`\alpha = e^{-\infty} = 0` wipes its (empty)
+    history without ever computing :math:`-\infty - (-\infty)`. If no key at all is visible,
+    :math:`\ell = 0` and the output stays 0.
+
+    The unnormalised :math:`a` is a sum of up to ``S`` values and can overflow for values near
+    the largest number of the dtype, where the output itself does not. A block of queries whose
+    output is not finite is therefore computed once more keeping :math:`o = a / \ell` instead,
+    a weighted average at every step: :math:`o_{t+1} = (\alpha \ell_t / \ell_{t+1})\, o_t +
+    \sum_{j \in B} (e^{x_j - m_{t+1}} / \ell_{t+1})\, v_j`, with the values halved and the
+    result clipped to their range and doubled (exact steps that keep rounding from stepping
+    past the largest number). That costs one more pass over the scores, so it is done only
+    where needed.
+
+    Memory: per block of queries, the running values take ``block_size x (d_v + 2)`` numbers
+    and the scores ``block_size x block_size``; the output takes ``L x d_v``. Nothing grows
+    like ``L x S``.
+
+    float16 inputs are computed in float32 and the results cast back to float16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import chunked_attention, scaled_dot_product_attention
+    >>> query = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> key = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> value = np.array([[1.0], [2.0], [3.0]])
+    >>> chunked_attention(query, key, value, block_size=2)
+    array([[2.        ],
+           [2.20333628]])
+    >>> chunked_attention(query, key, value, is_causal=True, block_size=1)
+    array([[1.        ],
+           [1.66976155]])
+
+    The block size changes the order of the sums, not the result:
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = rng.normal(size=(3, 2, 100, 8))
+    >>> full = scaled_dot_product_attention(q, k, v, is_causal=True)
+    >>> all(np.allclose(chunked_attention(q, k, v, is_causal=True, block_size=b), full,
+    ...                 rtol=0, atol=1e-12) for b in (1, 7, 32, 100, 1000))
+    True
+    """
+    is_causal = check_flag(is_causal, "is_causal")
+    q, k, v = check_qkv(query, key, value)
+    out_dtype = q.dtype
+    work = working_dtype(out_dtype)
+    q, k, v = (np.ascontiguousarray(a, dtype=work) for a in (q, k, v))
+    scale = _resolve_scale(scale, q.shape[-1])
+    block_size = check_positive_int(block_size, "block_size")
+
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
+    if is_causal and mask is not None:
+        raise ValueError(
+            "pass either mask= or is_causal=True, not both; combine them yourself with "
+            "causal_mask(n_queries, n_keys) & mask"
+        )
+    mask_arr = None if mask is None else check_mask(mask, scores_shape)
+    mask_batch = () if mask_arr is None else mask_arr.shape[:-2]
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], mask_batch)
+
+    context = np.empty((*batch, n_queries, v.shape[-1]), dtype=work)
+    # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        q_scaled = q * scale  # L*d multiplications instead of L*S
+        for rows in block_slices(n_queries, block_size):
+            q_block = q_scaled[..., rows, :]
+            output = _attend_one_query_block(
+                q_block, k, v, rows, mask_arr, is_causal, block_size, normalise_early=False
+            )
+            if not np.isfinite(output).all():  # a cheap check on (rows, d_v); rare
+                half = v * 0.5  # halving and doubling are exact (see the Notes)
+                output = _attend_one_query_block(
+                    q_block, k, half, rows, mask_arr, is_causal, block_size, normalise_early=True
+                )
+                clip_to_values_(output, half)
+                output *= 2
+            context[..., rows, :] = output
+    return context.astype(out_dtype, copy=False)
+
+
+def _attend_one_query_block(
+    q_block: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    rows: slice,
+    mask: np.ndarray | None,
+    is_causal: bool,
+    block_size: int,
+    *,
+    normalise_early: bool,
+) -> np.ndarray:
+    """The outputs of the queries ``rows``, from their keys ``block_size`` at a time.
+
+    ``normalise_early`` keeps the running output divided by the running sum at every step (the
+    safe, slower way of the Notes); otherwise the division comes once, at the end.
+    """
+    rows_shape = (*q_block.shape[:-1], 1)
+    running_max = np.full(rows_shape, -np.inf, dtype=q_block.dtype)  # m in the Notes
+    running_sum = np.zeros(rows_shape, dtype=q_block.dtype)  # l
+    output = np.zeros((*q_block.shape[:-1], v.shape[-1]), dtype=q_block.dtype)  # a
+    n_visible = visible_keys(rows, k.shape[-2], is_causal)
+    for cols in block_slices(k.shape[-2], block_size, stop=n_visible):
+        scores = scores_block(q_block, k[..., cols, :])
+        if is_causal:
+            hide_future_(scores, rows, cols)
+        scores = hide(scores, None if mask is None else mask_block(mask, rows, cols))
+        new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
+        shift = zero_if_blocked(new_max)  # 0 while every key so far is blocked
+        alpha = np.exp(running_max - shift)  # rescales the history to the new maximum
+        block_sum = exp_shifted_(scores, shift)  # the scores now hold exp(x - shift)
+        new_sum = alpha * running_sum + block_sum
+        if normalise_early:
+            total = nonzero(new_sum.copy())
+            scores /= total
+            output = (alpha * running_sum / total) * output + scores @ v[..., cols, :]
+        else:
+            output = alpha * output + scores @ v[..., cols, :]
+        running_sum = new_sum
+        running_max = new_max
+    return output if normalise_early else output / nonzero(running_sum)

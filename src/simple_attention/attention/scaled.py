@@ -1,0 +1,507 @@
+"""Attention for all queries at once, with matrix multiplication.
+
+:func:`self_attention` is exactly the seed notebook's computation: the inputs serve as queries,
+keys and values, and the scores are not scaled. :func:`scaled_dot_product_attention` is the
+general form used by every transformer, with separate queries, keys and values, a scale, masks
+and any number of leading (batch, head) dimensions.
+:func:`scaled_dot_product_attention_backward` runs the same computation backwards, from the
+gradient of a loss with respect to the context to its gradients with respect to the queries,
+keys and values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from .._validation import (
+    as_float_array,
+    check_flag,
+    check_same_dtype,
+    check_scale,
+    working_dtype,
+)
+from .blocks import attend_by_query_blocks
+from .masks import check_mask
+from .softmax import stable_softmax_backward
+
+__all__ = [
+    "check_qkv",
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "self_attention",
+]
+
+
+def check_qkv(
+    query: npt.ArrayLike, key: npt.ArrayLike, value: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate queries, keys and values and return them as arrays.
+
+    Checks that all three are finite real arrays of one dtype, at least 2-D, that queries and
+    keys have the same number of features, that keys and values have the same length, and that
+    the leading dimensions broadcast. Every error names the argument and the sizes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.attention.scaled import check_qkv
+    >>> check_qkv(np.ones((2, 5)), np.ones((3, 4)), np.ones((3, 4)))
+    Traceback (most recent call last):
+        ...
+    ValueError: query has 5 features but key has 4; they must match
+    """
+    q = as_float_array(query, "query")
+    k = as_float_array(key, "key")
+    v = as_float_array(value, "value")
+    check_same_dtype(query=q, key=k, value=v)
+    for name, arr in (("query", q), ("key", k), ("value", v)):
+        if arr.ndim < 2:
+            raise ValueError(
+                f"{name} must be at least 2-D (..., n_tokens, n_features), got shape {arr.shape}"
+            )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"query has {q.shape[-1]} features but key has {k.shape[-1]}; they must match"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"key has {k.shape[-2]} positions but value has {v.shape[-2]}; they must match"
+        )
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the leading (batch, head) dimensions of query {q.shape}, key {k.shape} and "
+            f"value {v.shape} do not broadcast"
+        ) from None
+    return q, k, v
+
+
+def _resolve_scale(scale: float | None, d_k: int) -> float:
+    """Return ``scale`` checked, or the default ``1/sqrt(d_k)`` as a Python float."""
+    if scale is None:
+        if d_k == 0:
+            raise ValueError(
+                "query and key have 0 features, so the default scale 1/sqrt(0) is undefined"
+            )
+        return 1.0 / math.sqrt(d_k)  # a Python float, so float32 stays float32
+    return check_scale(scale)
+
+
+@overload
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    return_weights: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    return_weights: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def scaled_dot_product_attention(
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    *,
+    mask: npt.ArrayLike | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""Scaled dot-product attention: :math:`\operatorname{softmax}(s\,QK^\top + M)\,V`.
+
+    Every query is compared with every key (``scores``), the scores of each query are turned
+    into ``weights`` by a softmax over the keys, and each output (``context``) is the weighted
+    average of the values.
+
+    Parameters
+    ----------
+    query : array_like, shape (..., L, d_k)
+        One row per query position.
+    key : array_like, shape (..., S, d_k)
+        One row per key position; same number of features as ``query``.
+    value : array_like, shape (..., S, d_v)
+        One row per key position.
+    mask : array_like of bool or float, optional
+        Broadcasts against the scores ``(..., L, S)``; a key-padding mask ``(S,)`` works too.
+        Boolean: ``True`` = may attend, ``False`` = blocked. Float: added to the scores, so
+        ``-inf`` blocks and ``0`` changes nothing. Integer masks raise ``TypeError``.
+    is_causal : bool, default False
+        Let query ``i`` attend to keys ``j <= i`` only (see :func:`causal_mask`, top-left
+        aligned). Cannot be combined with ``mask``: pass ``causal_mask(L, S) & mask`` instead.
+    scale : float, optional
+        Factor :math:`s` applied to the scores. Defaults to :math:`1/\sqrt{d_k}`, with
+        :math:`d_k` the number of key features (per head). ``0.0`` averages the values uniformly.
+    return_weights : bool, default False
+        Also return the attention weights.
+
+    Returns
+    -------
+    context : ndarray, shape (..., L, d_v)
+        The outputs, in the dtype of the inputs.
+    weights : ndarray, shape (..., L, S)
+        The attention weights, only if ``return_weights``. Each row sums to 1, except the row of
+        a query that may attend to no key at all, which is all zeros (as is its output).
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite inputs, mismatched sizes, a bad mask shape, a non-finite ``scale``,
+        or ``is_causal`` together with ``mask``.
+    TypeError
+        On boolean, complex or mixed-dtype inputs, an integer mask, or an ``is_causal`` or
+        ``return_weights`` that is not a bool.
+    FloatingPointError
+        If the scaled scores overflow the dtype.
+
+    See Also
+    --------
+    self_attention : the seed's unscaled version, with the inputs as queries, keys and values.
+    causal_mask : the mask behind ``is_causal``.
+    simple_attention.chunked_attention : the same result in O(n) memory, keys in blocks too.
+
+    Notes
+    -----
+    The scores are computed for a block of queries at a time (about a million scores per
+    block, one (batch, head) slice at a time for large inputs), turned into exponentials in
+    place, multiplied by the values, and only then divided by their row sums, which gives the
+    same numbers as normalising the weights first. Where that product overflows (values near
+    the largest number of the dtype, whose average is still finite), that block alone is
+    recomputed with the weights normalised first. No ``(L, S)`` array is allocated unless
+    ``return_weights`` asks for the weights. With ``is_causal``, the keys a block of queries
+    cannot see are skipped. :func:`~simple_attention.chunked_attention` also splits the keys
+    into blocks, for memory that does not grow with ``S``.
+
+    float16 inputs are computed in float32 and the results cast back to float16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import scaled_dot_product_attention
+    >>> query = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> key = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> value = np.array([[1.0], [2.0], [3.0]])
+    >>> context, weights = scaled_dot_product_attention(query, key, value, return_weights=True)
+    >>> weights.round(4)
+    array([[0.4011, 0.1978, 0.4011],
+           [0.1978, 0.4011, 0.4011]])
+    >>> context
+    array([[2.        ],
+           [2.20333628]])
+
+    With a causal mask, the first query sees only the first key:
+
+    >>> scaled_dot_product_attention(query, key, value, is_causal=True)
+    array([[1.        ],
+           [1.66976155]])
+    """
+    is_causal = check_flag(is_causal, "is_causal")
+    return_weights = check_flag(return_weights, "return_weights")
+    q, k, v = check_qkv(query, key, value)
+    out_dtype = q.dtype
+    work = working_dtype(out_dtype)
+    # Contiguous copies make every memory layout (views, transposes) give identical results.
+    q, k, v = (np.ascontiguousarray(a, dtype=work) for a in (q, k, v))
+    scale = _resolve_scale(scale, q.shape[-1])
+
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
+    if is_causal and mask is not None:
+        raise ValueError(
+            "pass either mask= or is_causal=True, not both; combine them yourself with "
+            "causal_mask(n_queries, n_keys) & mask"
+        )
+    mask_arr = None if mask is None else check_mask(mask, scores_shape)
+
+    # Blocks of queries against the keys they may see: no (L, S) temporary, and causal
+    # attention skips the keys above the diagonal instead of computing and then masking them.
+    context, weights = attend_by_query_blocks(
+        q, k, v, scale, mask_arr, is_causal=is_causal, return_weights=return_weights
+    )
+    context = context.astype(out_dtype, copy=False)
+    if weights is not None:
+        return context, weights.astype(out_dtype, copy=False)
+    return context
+
+
+@overload
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: Literal[False] = ...
+) -> np.ndarray: ...
+@overload
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
+def self_attention(
+    inputs: npt.ArrayLike, *, return_weights: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""The seed notebook's self-attention: every input attends to every input, unscaled.
+
+    With the inputs :math:`X` as queries, keys and values at once, this computes
+
+    .. math:: \text{scores} = X X^\top, \qquad
+              \text{weights} = \operatorname{softmax}(\text{scores}), \qquad
+              \text{context} = \text{weights}\; X,
+
+    the softmax running along each row. No weights are learned and the scores are not divided
+    by :math:`\sqrt{d}`; this equals :func:`scaled_dot_product_attention` with ``scale=1.0``.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (..., n_tokens, dim)
+        The embedding vectors :math:`x^{(i)}`, one per row.
+    return_weights : bool, default False
+        Also return the attention weights.
+
+    Returns
+    -------
+    context : ndarray, shape (..., n_tokens, dim)
+        One context vector per input.
+    weights : ndarray, shape (..., n_tokens, n_tokens)
+        Row ``i`` holds the weights of query ``i``; only if ``return_weights``.
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is not at least 2-D or not finite.
+    TypeError
+        If ``inputs`` is not real, or ``return_weights`` is not a bool.
+    FloatingPointError
+        If the scores overflow the dtype.
+
+    See Also
+    --------
+    self_attention_loop : the same with explicit loops, one query at a time.
+    scaled_dot_product_attention : the general, scaled version.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import self_attention
+    >>> x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> context, weights = self_attention(x, return_weights=True)
+    >>> weights.round(4)
+    array([[0.4223, 0.1554, 0.4223],
+           [0.1554, 0.4223, 0.4223],
+           [0.2119, 0.2119, 0.5761]])
+    >>> context.round(4)
+    array([[0.8446, 0.5777],
+           [0.5777, 0.8446],
+           [0.7881, 0.7881]])
+    """
+    return_weights = check_flag(return_weights, "return_weights")
+    x = as_float_array(inputs, "inputs")
+    if x.ndim < 2:
+        raise ValueError(f"inputs must be at least 2-D (..., n_tokens, dim), got shape {x.shape}")
+    return scaled_dot_product_attention(  # type: ignore[call-overload]
+        x, x, x, scale=1.0, return_weights=return_weights
+    )
+
+
+def scaled_dot_product_attention_backward(
+    grad_context: npt.ArrayLike,
+    query: npt.ArrayLike,
+    key: npt.ArrayLike,
+    value: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    *,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of a loss through :func:`scaled_dot_product_attention`.
+
+    The forward pass computes :math:`S = s\,QK^\top + M`, :math:`W = \operatorname{softmax}(S)`
+    and :math:`C = WV`. Given :math:`G = \partial L / \partial C`, the chain rule run backwards
+    gives
+
+    .. math:: \frac{\partial L}{\partial V} = W^\top G, \qquad
+              \frac{\partial L}{\partial W} = G V^\top, \qquad
+              \frac{\partial L}{\partial S} = W \odot \Bigl(\frac{\partial L}{\partial W}
+              - \operatorname{rowsum}\Bigl(\frac{\partial L}{\partial W} \odot W\Bigr)\Bigr),
+
+    .. math:: \frac{\partial L}{\partial Q} = s\,\frac{\partial L}{\partial S}\,K, \qquad
+              \frac{\partial L}{\partial K} = s\,\Bigl(\frac{\partial L}{\partial S}
+              \Bigr)^{\!\top} Q.
+
+    The mask needs no argument of its own: it is already in ``weights``. A blocked key has
+    weight 0, so its score gets gradient 0; a float mask is added to the scores, which passes
+    the gradient through unchanged; a query that may attend to no key has a row of zero weights
+    and gets a zero gradient, never NaN. With a single key (``S = 1``) every weight is exactly 1,
+    and the gradients of the queries and keys are exactly zero.
+
+    Parameters
+    ----------
+    grad_context : array_like, shape (..., L, d_v)
+        Gradient of the loss with respect to the output of the forward call.
+    query : array_like, shape (..., L, d_k)
+    key : array_like, shape (..., S, d_k)
+    value : array_like, shape (..., S, d_v)
+        The inputs of the forward call.
+    weights : array_like, shape (..., L, S)
+        The attention weights the forward call returned (``return_weights=True``).
+    scale : float, optional
+        The scale of the forward call; defaults to :math:`1/\sqrt{d_k}` as there.
+
+    Returns
+    -------
+    grad_query : ndarray, shape of ``query``
+    grad_key : ndarray, shape of ``key``
+    grad_value : ndarray, shape of ``value``
+        Where the leading (batch, head) dimensions of an input were broadcast in the forward
+        pass, its gradient is summed over them, so that every gradient has the shape of its
+        input. All three have the dtype of the inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``grad_context`` or ``weights`` does not have the shape of the forward call's output,
+        on non-finite values, or anything :func:`scaled_dot_product_attention` would refuse.
+    TypeError
+        On mixed dtypes, or a ``grad_context`` or ``weights`` that is boolean or complex (the
+        imaginary part is never dropped).
+    FloatingPointError
+        If a gradient overflows the dtype. An intermediate product that overflows where the
+        gradient does not (such as :math:`(\partial L / \partial S)\,K` before the scale) is
+        recomputed in a safe order instead.
+
+    See Also
+    --------
+    scaled_dot_product_attention : the forward pass.
+    simple_attention.softmax_backward : the softmax step of the backward pass.
+    simple_attention.gradcheck : checks these gradients against finite differences.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import (
+    ...     scaled_dot_product_attention, scaled_dot_product_attention_backward)
+    >>> query = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> key = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> value = np.array([[1.0], [2.0], [3.0]])
+    >>> context, weights = scaled_dot_product_attention(query, key, value, return_weights=True)
+    >>> grad_query, grad_key, grad_value = scaled_dot_product_attention_backward(
+    ...     np.ones_like(context), query, key, value, weights)
+    >>> grad_value  # how much weight each value received in total
+    array([[0.59888791],
+           [0.59888791],
+           [0.80222419]])
+    >>> grad_query.round(4)
+    array([[0.    , 0.2836],
+           [0.0577, 0.1683]])
+
+    With a single key there is nothing to choose between, so the queries and keys get no
+    gradient at all:
+
+    >>> _, w = scaled_dot_product_attention(query, key[:1], value[:1], return_weights=True)
+    >>> scaled_dot_product_attention_backward(
+    ...     np.ones((2, 1)), query, key[:1], value[:1], w)[:2]
+    (array([[0., 0.],
+           [0., 0.]]), array([[0., 0.]]))
+    """
+    q, k, v = check_qkv(query, key, value)
+    out_dtype = q.dtype
+    g = as_float_array(grad_context, "grad_context")
+    w = as_float_array(weights, "weights")
+    check_same_dtype(query=q, grad_context=g, weights=w)
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    if w.ndim < 2 or w.shape[-2:] != (n_queries, n_keys):
+        raise ValueError(
+            f"weights has shape {w.shape} but must be (..., {n_queries}, {n_keys}): "
+            "one row per query, one column per key"
+        )
+    # A mask can add leading dimensions of its own, so the weights join the broadcast.
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], w.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"weights of shape {w.shape} do not broadcast against query {q.shape}, "
+            f"key {k.shape} and value {v.shape}"
+        ) from None
+    context_shape = (*batch, n_queries, v.shape[-1])
+    if g.shape != context_shape:
+        raise ValueError(
+            f"grad_context has shape {g.shape} but the context has shape {context_shape}"
+        )
+    scale = _resolve_scale(scale, q.shape[-1])
+    work = working_dtype(out_dtype)
+    q, k, v, g, w = (a.astype(work, copy=False) for a in (q, k, v, g, w))
+
+    w = np.broadcast_to(w, (*batch, n_queries, n_keys))
+    # Overflow is detected in the results below, not warned about on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad_value = np.swapaxes(w, -1, -2) @ g
+        grad_query, grad_key = backward_through_scores(g @ np.swapaxes(v, -1, -2), w, q, k, scale)
+        grads = (
+            sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
+            sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
+            sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
+        )
+    for name, grad in zip(("grad_query", "grad_key", "grad_value"), grads, strict=True):
+        _check_finite_gradient(grad, name)
+    return grads
+
+
+def backward_through_scores(
+    grad_weights: np.ndarray, weights: np.ndarray, q: np.ndarray, k: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""dL/dQ and dL/dK from dL/dW, through :math:`W = \operatorname{softmax}(s\,QK^\top + M)`.
+
+    The part of the backward pass shared by every variant of attention (with or without
+    dropout applied to :math:`W` afterwards). Nothing is validated or summed over broadcast
+    dimensions here; the callers do both. Raises ``FloatingPointError`` if a gradient
+    overflows even when computed in the safe order.
+    """
+    grad_scores = stable_softmax_backward(weights, grad_weights)
+    grad_query = _scaled_product(grad_scores, k, scale, "grad_query")
+    grad_key = _scaled_product(np.swapaxes(grad_scores, -1, -2), q, scale, "grad_key")
+    return grad_query, grad_key
+
+
+def _scaled_product(a: np.ndarray, b: np.ndarray, scale: float, name: str) -> np.ndarray:
+    """``(a @ b) * scale``, or ``a @ (b * scale)`` where the product alone overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = (a @ b) * scale
+        if np.isfinite(product).all():
+            return product
+        # With scale < 1, a @ b can overflow where the scaled product does not (a cheap check
+        # on an (L, d) result; the recomputation happens only then).
+        product = a @ (b * scale)
+    _check_finite_gradient(product, name)
+    return product
+
+
+def _check_finite_gradient(grad: np.ndarray, name: str) -> None:
+    if not np.isfinite(grad).all():
+        raise FloatingPointError(
+            f"{name} overflowed {grad.dtype}: the gradient is beyond the range of the dtype; "
+            "use smaller gradients or a wider dtype"
+        )
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting: sum ``grad`` over the dimensions that ``shape`` was stretched along.
+
+    An input used for many (batch, head) slices receives the sum of their gradients.
+    """
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
