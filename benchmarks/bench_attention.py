@@ -266,7 +266,7 @@ def breakdown(size: dict[str, Any]) -> dict[str, Any]:
                 np.subtract(scores, shift, out=scores)
                 np.exp(scores, out=scores)
                 lap("subtract, exp")
-                totals = blocks.nonzero(scores.sum(axis=-1, keepdims=True))
+                totals = blocks.nonzero_(scores.sum(axis=-1, keepdims=True))
                 lap("row sum")
                 block = np.matmul(scores, v[head], out=context[head, rows])
                 lap("weights v")

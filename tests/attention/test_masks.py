@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simple_attention import causal_mask
-from simple_attention.attention.masks import apply_mask, check_mask
+from simple_attention.attention.masks import apply_mask_, check_mask
 
 
 def test_square_causal_mask_is_the_lower_triangle() -> None:
@@ -50,8 +50,8 @@ def test_check_mask_converts_lists() -> None:
 
 def test_apply_mask_keeps_the_scores_dtype() -> None:
     scores = np.zeros((2, 2), dtype=np.float32)
-    assert apply_mask(scores, np.array([True, False])).dtype == np.float32
-    assert apply_mask(scores, np.array([0.0, -np.inf])).dtype == np.float32
+    assert apply_mask_(scores, np.array([True, False])).dtype == np.float32
+    assert apply_mask_(scores, np.array([0.0, -np.inf])).dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -70,9 +70,9 @@ def test_masks_of_the_wrong_shape_name_mask() -> None:
 def test_apply_mask_raises_when_a_float_mask_overflows_the_scores() -> None:
     scores = np.full((1, 2), 3e38, dtype=np.float32)
     with pytest.raises(FloatingPointError, match="adding the float mask overflowed"):
-        apply_mask(scores, np.array([0.0, 3e38]))
+        apply_mask_(scores, np.array([0.0, 3e38]))
 
 
 def test_apply_mask_far_below_the_dtype_blocks_without_warning() -> None:
     scores = np.zeros((1, 2), dtype=np.float32)
-    np.testing.assert_array_equal(apply_mask(scores, np.array([0.0, -1e300])), [[0.0, -np.inf]])
+    np.testing.assert_array_equal(apply_mask_(scores, np.array([0.0, -1e300])), [[0.0, -np.inf]])

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._validation import check_finite_scores
+from .masks import apply_mask_
 
 __all__ = [
     "attend_block",
@@ -25,14 +26,14 @@ __all__ = [
     "block_slices",
     "clip_to_values_",
     "exp_shifted_",
-    "hide",
     "hide_future_",
     "mask_block",
-    "nonzero",
+    "nonzero_",
     "rows_per_block",
     "safe_row_max",
     "scores_block",
     "visible_keys",
+    "weighted_average_",
     "zero_if_blocked",
 ]
 
@@ -100,30 +101,6 @@ def hide_future_(scores: np.ndarray, rows: slice, cols: slice) -> None:
     np.copyto(tail, -np.inf, where=~visible)
 
 
-def hide(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Apply a validated boolean or float ``mask`` to ``scores``, in place where possible.
-
-    Boolean: ``False`` becomes ``-inf``. Float: added to the scores (after casting it to their
-    dtype, as :func:`~simple_attention.attention.masks.apply_mask` does). Returns the masked
-    scores: a new array only if the mask adds (batch) dimensions of its own.
-    """
-    if mask is None:
-        return scores
-    shape = np.broadcast_shapes(scores.shape, mask.shape)
-    if shape != scores.shape:
-        scores = np.broadcast_to(scores, shape).copy()
-    if mask.dtype == np.bool_:
-        np.copyto(scores, -np.inf, where=~mask)
-        return scores
-    with np.errstate(over="ignore"):
-        scores += mask.astype(scores.dtype, copy=False)
-    if np.isposinf(scores).any():
-        raise FloatingPointError(
-            f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
-        )
-    return scores
-
-
 def zero_if_blocked(row_max: np.ndarray) -> np.ndarray:
     """The shift for each row: its maximum, or ``0`` where the row is entirely ``-inf``.
 
@@ -145,8 +122,8 @@ def exp_shifted_(scores: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return scores.sum(axis=-1, keepdims=True)
 
 
-def nonzero(totals: np.ndarray) -> np.ndarray:
-    """Row sums with ``0`` replaced by ``1``, so that a blocked row divides to zeros, not NaN."""
+def nonzero_(totals: np.ndarray) -> np.ndarray:
+    """Row sums with ``0`` replaced by ``1``, in place: a blocked row divides to zeros, not NaN."""
     totals[totals == 0] = 1
     return totals
 
@@ -161,6 +138,20 @@ def clip_to_values_(context: np.ndarray, values: np.ndarray) -> None:
     low = np.minimum(values.min(axis=-2, keepdims=True), 0)
     high = np.maximum(values.max(axis=-2, keepdims=True), 0)
     np.clip(context, low, high, out=context)
+
+
+def weighted_average_(weights: np.ndarray, values: np.ndarray, context: np.ndarray) -> None:
+    r"""``context = weights @ values`` for normalised ``weights``, never ``inf`` for finite values.
+
+    Computed as :math:`2\,(W (V / 2))`, clipped to the range of the values, into ``context``
+    in place: halving and doubling are exact, and keep the rounded sums of the average from
+    stepping past the largest number of the dtype. The safe (and slower) way, for values near
+    that number, where ``weights @ values`` overflowed.
+    """
+    half = values * 0.5
+    np.matmul(weights, half, out=context)
+    clip_to_values_(context, half)
+    context *= 2
 
 
 def attend_by_query_blocks(
@@ -235,18 +226,17 @@ def attend_block(
     to the range of the values: halving and doubling are exact, and keep the rounded sums of
     the average from stepping past the largest number.
     """
-    scores = hide(scores_block(q_block, k_block), mask)
+    scores = scores_block(q_block, k_block)
+    if mask is not None:
+        scores = apply_mask_(scores, mask)
     if causal is not None:
         hide_future_(scores, *causal)
-    totals = nonzero(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
+    totals = nonzero_(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
     np.matmul(scores, v_block, out=context)
     context /= totals
     if not np.isfinite(context).all():
         scores /= totals  # one more pass over the scores, for this block only
-        half = v_block * 0.5
-        np.matmul(scores, half, out=context)
-        clip_to_values_(context, half)
-        context *= 2
+        weighted_average_(scores, v_block, context)
         if weights is not None:
             np.copyto(weights, scores)
     elif weights is not None:

@@ -17,16 +17,15 @@ from .blocks import (
     block_slices,
     clip_to_values_,
     exp_shifted_,
-    hide,
     hide_future_,
     mask_block,
-    nonzero,
+    nonzero_,
     scores_block,
     visible_keys,
     zero_if_blocked,
 )
-from .masks import check_mask
-from .scaled import _resolve_scale, check_qkv
+from .masks import apply_mask_, check_mask
+from .scaled import check_qkv, resolve_scale
 
 __all__ = ["chunked_attention"]
 
@@ -167,7 +166,7 @@ def chunked_attention(
     out_dtype = q.dtype
     work = working_dtype(out_dtype)
     q, k, v = (np.ascontiguousarray(a, dtype=work) for a in (q, k, v))
-    scale = _resolve_scale(scale, q.shape[-1])
+    scale = resolve_scale(scale, q.shape[-1])
     block_size = check_positive_int(block_size, "block_size")
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
@@ -226,18 +225,19 @@ def _attend_one_query_block(
         scores = scores_block(q_block, k[..., cols, :])
         if is_causal:
             hide_future_(scores, rows, cols)
-        scores = hide(scores, None if mask is None else mask_block(mask, rows, cols))
+        if mask is not None:
+            scores = apply_mask_(scores, mask_block(mask, rows, cols))
         new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
         shift = zero_if_blocked(new_max)  # 0 while every key so far is blocked
         alpha = np.exp(running_max - shift)  # rescales the history to the new maximum
         block_sum = exp_shifted_(scores, shift)  # the scores now hold exp(x - shift)
         new_sum = alpha * running_sum + block_sum
         if normalise_early:
-            total = nonzero(new_sum.copy())
+            total = nonzero_(new_sum.copy())
             scores /= total
             output = (alpha * running_sum / total) * output + scores @ v[..., cols, :]
         else:
             output = alpha * output + scores @ v[..., cols, :]
         running_sum = new_sum
         running_max = new_max
-    return output if normalise_early else output / nonzero(running_sum)
+    return output if normalise_early else output / nonzero_(running_sum)

@@ -17,10 +17,9 @@ import numpy.typing as npt
 from .._validation import as_float_array, check_flag, check_positive_int
 
 __all__ = [
-    "apply_mask",
+    "apply_mask_",
     "causal_mask",
     "causal_mask_bottom_right",
-    "check_mask",
     "key_padding_mask",
 ]
 
@@ -187,29 +186,35 @@ def check_mask(mask: npt.ArrayLike, scores_shape: tuple[int, ...]) -> np.ndarray
     return arr
 
 
-def apply_mask(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Return ``scores`` with ``mask`` applied: ``-inf`` where blocked, or the float mask added.
+def apply_mask_(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Apply ``mask`` to ``scores``, in place where the shapes allow, and return the result.
 
-    ``mask`` must already be validated by :func:`check_mask`. The result has the broadcast shape
-    of the two and the dtype of ``scores``. A float mask that takes a score to ``+inf`` raises
-    ``FloatingPointError``, as in :func:`~simple_attention.scaled_dot_product_attention`; one
-    that takes it below the dtype's range gives ``-inf``, which blocks the key as the mask means
-    to.
+    Boolean: ``False`` becomes ``-inf``. Float: added to the scores, after casting it to their
+    dtype. ``mask`` must already be validated by :func:`check_mask`. The result has the
+    broadcast shape of the two and the dtype of ``scores``: ``scores`` itself, or a new array
+    only if the mask adds (batch) dimensions of its own. A float mask that takes a score to
+    ``+inf`` raises ``FloatingPointError``, as in
+    :func:`~simple_attention.scaled_dot_product_attention`; one that takes it below the dtype's
+    range gives ``-inf``, which blocks the key as the mask means to.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from simple_attention.attention.masks import apply_mask
-    >>> apply_mask(np.zeros((2, 2)), np.array([[True, False], [True, True]]))
+    >>> from simple_attention.attention.masks import apply_mask_
+    >>> apply_mask_(np.zeros((2, 2)), np.array([[True, False], [True, True]]))
     array([[  0., -inf],
            [  0.,   0.]])
     """
+    shape = np.broadcast_shapes(scores.shape, mask.shape)
+    if shape != scores.shape:
+        scores = np.broadcast_to(scores, shape).copy()
     if mask.dtype == np.bool_:
-        return np.where(mask, scores, -np.inf).astype(scores.dtype, copy=False)
+        np.copyto(scores, -np.inf, where=~mask)
+        return scores
     with np.errstate(over="ignore"):
-        masked = (scores + mask.astype(scores.dtype, copy=False)).astype(scores.dtype, copy=False)
-    if np.isposinf(masked).any():
+        scores += mask.astype(scores.dtype, copy=False)
+    if np.isposinf(scores).any():
         raise FloatingPointError(
             f"adding the float mask overflowed the scores ({scores.dtype}); use smaller values"
         )
-    return masked
+    return scores

@@ -19,17 +19,18 @@ import numpy.typing as npt
 
 from .._validation import (
     as_float_array,
+    check_finite_scores,
     check_flag,
     check_same_dtype,
     check_scale,
     working_dtype,
 )
-from .blocks import attend_by_query_blocks
-from .masks import check_mask
-from .softmax import stable_softmax_backward
+from .blocks import attend_by_query_blocks, weighted_average_
+from .masks import apply_mask_, causal_mask, check_mask
+from .softmax import stable_softmax_, stable_softmax_backward
 
 __all__ = [
-    "check_qkv",
+    "attend",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "self_attention",
@@ -81,7 +82,7 @@ def check_qkv(
     return q, k, v
 
 
-def _resolve_scale(scale: float | None, d_k: int) -> float:
+def resolve_scale(scale: float | None, d_k: int) -> float:
     """Return ``scale`` checked, or the default ``1/sqrt(d_k)`` as a Python float."""
     if scale is None:
         if d_k == 0:
@@ -90,6 +91,81 @@ def _resolve_scale(scale: float | None, d_k: int) -> float:
             )
         return 1.0 / math.sqrt(d_k)  # a Python float, so float32 stays float32
     return check_scale(scale)
+
+
+def attend(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    *,
+    scale: float,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Attention as the formula reads, returning the context and the weights.
+
+    .. math:: \text{scores} = s\,QK^\top + M, \qquad
+              \text{weights} = \operatorname{softmax}(\text{scores}), \qquad
+              \text{context} = \text{weights}\; V.
+
+    This is the kernel to read: :func:`scaled_dot_product_attention` runs it when the weights
+    are wanted (``return_weights=True``), and the blocked kernel behind it otherwise gives the
+    same numbers without holding the ``(L, S)`` weights. Nothing is checked here: ``q``
+    ``(..., L, d_k)``, ``k`` ``(..., S, d_k)`` and ``v`` ``(..., S, d_v)`` are arrays of one
+    working dtype (float32 or float64), ``mask`` (or ``None``) has passed
+    :func:`~simple_attention.attention.masks.check_mask`, and ``scale`` is a finite float.
+    Returns ``context`` ``(..., L, d_v)`` and ``weights`` ``(..., L, S)`` in that dtype.
+
+    A query that may attend to no key has a row of zero weights and a zero context, never NaN.
+    The weights are normalised before they meet the values, so the context is a weighted
+    average of finite values: where its rounded sum steps past the largest number of the dtype
+    (values near that number), it is recomputed safely and is never ``inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention.attention.scaled import attend
+    >>> q = k = np.eye(2)
+    >>> context, weights = attend(q, k, np.array([[1.0], [3.0]]), scale=1.0, is_causal=True)
+    >>> weights.round(4)
+    array([[1.    , 0.    ],
+           [0.2689, 0.7311]])
+    """
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
+    check_finite_scores(scores)
+    if is_causal:
+        mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
+    if mask is not None:
+        scores = apply_mask_(scores, mask)  # -inf where blocked
+    weights = stable_softmax_(scores)  # in place; a fully blocked row gives zeros
+    with np.errstate(over="ignore", invalid="ignore"):
+        context = weights @ v  # (..., L, d_v)
+    if not np.isfinite(context).all():
+        weighted_average_(weights, v, context)  # values near the largest number of the dtype
+    return context, weights
+
+
+def attend_blocked(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    *,
+    scale: float,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+) -> np.ndarray:
+    """The context of :func:`attend`, computed a block of queries at a time.
+
+    Takes what :func:`attend` takes and returns its ``context`` (to rounding), but never holds
+    the ``(L, S)`` weights: see
+    :func:`~simple_attention.attention.blocks.attend_by_query_blocks`. Nothing is checked here.
+    """
+    context, _ = attend_by_query_blocks(
+        q, k, v, scale, mask, is_causal=is_causal, return_weights=False
+    )
+    return context
 
 
 @overload
@@ -218,7 +294,7 @@ def scaled_dot_product_attention(
     work = working_dtype(out_dtype)
     # Contiguous copies make every memory layout (views, transposes) give identical results.
     q, k, v = (np.ascontiguousarray(a, dtype=work) for a in (q, k, v))
-    scale = _resolve_scale(scale, q.shape[-1])
+    scale = resolve_scale(scale, q.shape[-1])
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
@@ -229,15 +305,13 @@ def scaled_dot_product_attention(
         )
     mask_arr = None if mask is None else check_mask(mask, scores_shape)
 
+    if return_weights:
+        context, weights = attend(q, k, v, scale=scale, mask=mask_arr, is_causal=is_causal)
+        return context.astype(out_dtype, copy=False), weights.astype(out_dtype, copy=False)
     # Blocks of queries against the keys they may see: no (L, S) temporary, and causal
     # attention skips the keys above the diagonal instead of computing and then masking them.
-    context, weights = attend_by_query_blocks(
-        q, k, v, scale, mask_arr, is_causal=is_causal, return_weights=return_weights
-    )
-    context = context.astype(out_dtype, copy=False)
-    if weights is not None:
-        return context, weights.astype(out_dtype, copy=False)
-    return context
+    context = attend_blocked(q, k, v, scale=scale, mask=mask_arr, is_causal=is_causal)
+    return context.astype(out_dtype, copy=False)
 
 
 @overload
@@ -437,19 +511,55 @@ def scaled_dot_product_attention_backward(
         raise ValueError(
             f"grad_context has shape {g.shape} but the context has shape {context_shape}"
         )
-    scale = _resolve_scale(scale, q.shape[-1])
+    scale = resolve_scale(scale, q.shape[-1])
     work = working_dtype(out_dtype)
     q, k, v, g, w = (a.astype(work, copy=False) for a in (q, k, v, g, w))
 
-    w = np.broadcast_to(w, (*batch, n_queries, n_keys))
+    grads = attend_backward(g, q, k, v, w, scale=scale)
+    if out_dtype == work:
+        return grads
+    # float16: the gradients computed in float32 may not fit.
+    with np.errstate(over="ignore"):
+        grad_query, grad_key, grad_value = (grad.astype(out_dtype) for grad in grads)
+    for name, grad in (
+        ("grad_query", grad_query),
+        ("grad_key", grad_key),
+        ("grad_value", grad_value),
+    ):
+        _check_finite_gradient(grad, name)
+    return grad_query, grad_key, grad_value
+
+
+def attend_backward(
+    grad_context: np.ndarray,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    weights: np.ndarray,
+    *,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gradients of :func:`scaled_dot_product_attention_backward`, without its checks.
+
+    ``grad_context`` ``(..., L, d_v)``, ``q``, ``k``, ``v`` and the ``weights`` ``(..., L, S)``
+    of the forward call are arrays of one working dtype (float32 or float64) whose leading
+    dimensions broadcast; ``weights`` are trusted, not checked for finiteness. Returns
+    ``(grad_query, grad_key, grad_value)``, each summed over the dimensions its input was
+    broadcast along, so that it has the shape of that input. Raises ``FloatingPointError`` if
+    a gradient overflows.
+    """
+    batch = grad_context.shape[:-2]
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    w = np.broadcast_to(weights, (*batch, n_queries, n_keys))
+    g = grad_context
     # Overflow is detected in the results below, not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
         grad_value = np.swapaxes(w, -1, -2) @ g
         grad_query, grad_key = backward_through_scores(g @ np.swapaxes(v, -1, -2), w, q, k, scale)
         grads = (
-            sum_to_shape(grad_query, q.shape).astype(out_dtype, copy=False),
-            sum_to_shape(grad_key, k.shape).astype(out_dtype, copy=False),
-            sum_to_shape(grad_value, v.shape).astype(out_dtype, copy=False),
+            sum_to_shape(grad_query, q.shape),
+            sum_to_shape(grad_key, k.shape),
+            sum_to_shape(grad_value, v.shape),
         )
     for name, grad in zip(("grad_query", "grad_key", "grad_value"), grads, strict=True):
         _check_finite_gradient(grad, name)

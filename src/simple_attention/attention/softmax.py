@@ -178,8 +178,13 @@ def softmax(x: npt.ArrayLike, axis: int | None = -1) -> np.ndarray:
 
 def stable_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Softmax without input checks, for callers that already validated ``x``."""
+    return stable_softmax_(x.copy(), axis)
+
+
+def stable_softmax_(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """:func:`stable_softmax` in place: ``x`` becomes its softmax, and is returned."""
     if x.shape[axis] == 0:
-        return np.empty_like(x)
+        return x
     row_max = x.max(axis=axis, keepdims=True)
     # A fully blocked row has max -inf, and -inf - (-inf) is NaN: shift such rows by 0 instead,
     # *before* the exponential, so that neither the values nor the gradients ever see a NaN.
@@ -187,11 +192,12 @@ def stable_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     # x - max <= 0 can only overflow towards -inf (for a spread beyond the dtype's range), and
     # exp(-inf) = 0 is then the right weight: the warning would be a false alarm.
     with np.errstate(over="ignore"):
-        out = np.exp(x - row_max)
-    total = out.sum(axis=axis, keepdims=True)
+        np.subtract(x, row_max, out=x)
+    np.exp(x, out=x)
+    total = x.sum(axis=axis, keepdims=True)
     total[total == 0] = 1  # all-zero rows stay zero
-    out /= total
-    return out
+    x /= total
+    return x
 
 
 def softmax_backward(
