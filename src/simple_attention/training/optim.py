@@ -1,8 +1,9 @@
 r"""Optimizers: turning gradients into parameter updates.
 
 Both optimizers here hold the parameter arrays themselves (the ``params`` of a layer or model)
-and change them **in place** at each :meth:`~Optimizer.step`, so the layers see the new values
-without being told.
+and change them **in place** at each
+:meth:`~simple_attention.training.optim.Optimizer.step`, so the layers see the new values without
+being told.
 
 * :class:`SGD` steps against the gradient, :math:`\theta \leftarrow \theta - \eta\,g`,
   optionally with momentum (a running sum of past steps, which smooths noisy gradients).
@@ -193,8 +194,9 @@ class SGD(Optimizer):
     Raises
     ------
     TypeError, ValueError
-        For bad ``params`` or hyperparameters, see :class:`Optimizer`; :meth:`~Optimizer.step`
-        documents the errors of a step.
+        For bad ``params`` or hyperparameters, see
+        :class:`~simple_attention.training.optim.Optimizer`;
+        :meth:`~simple_attention.training.optim.Optimizer.step` documents the errors of a step.
 
     Examples
     --------
@@ -268,7 +270,7 @@ class Adam(Optimizer):
     TypeError
         If ``betas`` is not a pair (tuple, list or 1-D array), or for bad ``params`` or
         hyperparameters,
-        see :class:`Optimizer`.
+        see :class:`~simple_attention.training.optim.Optimizer`.
     ValueError
         If ``betas`` does not hold two numbers in :math:`[0, 1)`, or ``eps`` is not positive.
 
