@@ -48,3 +48,36 @@ def test_a_refused_call_keeps_the_weights_of_the_last_successful_one() -> None:
     with pytest.raises(ValueError, match="mask"):
         model(np.array([[4, 5]]), mask=np.ones((3, 3), dtype=bool))
     assert model.weights is weights
+
+
+def test_params_and_grads_come_from_the_layers_in_order() -> None:
+    model = TinyAttentionModel(vocab_size=6, max_len=5, d_model=4, rng=0)
+    assert list(model.layers) == ["embedding", "positions", "attention", "head"]
+    assert list(model.params) == [
+        "embedding.weight",
+        "positions.weight",
+        "attention.W_query",
+        "attention.W_key",
+        "attention.W_value",
+        "head.W",
+        "head.b",
+    ]
+    assert model.params["attention.W_key"] is model.attention.W_key
+    assert model.grads == {}
+    logits = model(np.array([[1, 2, 3]]))
+    model.backward(np.ones_like(logits))
+    assert list(model.grads) == list(model.params)
+    assert model.grads["head.b"] is model.head.grads["b"]
+
+
+def test_train_and_eval_switch_every_layer() -> None:
+    model = TinyAttentionModel(vocab_size=6, max_len=5, d_model=4, rng=0)
+    assert model.training
+    assert model.attention.training
+    assert model.eval() is model
+    assert not any(layer.training for layer in (model, *model.layers.values()))
+    model.train()
+    assert all(layer.training for layer in (model, *model.layers.values()))
+    with pytest.raises(TypeError, match="mode"):
+        model.train("no")  # type: ignore[arg-type]
+    assert model.training

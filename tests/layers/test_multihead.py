@@ -429,3 +429,11 @@ def test_split_heads_names_a_bad_argument(x, n_heads, error, match):
 def test_merge_heads_needs_a_heads_axis():
     with pytest.raises(ValueError, match="x must be at least 3-D"):
         merge_heads(np.ones((3, 4)))
+
+
+def test_backward_refuses_its_dropout_called_on_its_own_in_between() -> None:
+    layer = MultiHeadAttention(d_model=4, n_heads=2, dropout=0.5, rng=0)
+    out = layer(np.ones((3, 4)))
+    layer.dropout(np.ones((2, 3, 3)))
+    with pytest.raises(RuntimeError, match="dropout layer was called on its own"):
+        layer.backward(np.ones_like(out))

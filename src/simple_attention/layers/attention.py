@@ -95,6 +95,8 @@ class SelfAttention(Layer):
     ((3, 3), (3, 2))
     """
 
+    param_names = ("W_query", "W_key", "W_value")
+
     def __init__(
         self,
         d_in: int,
@@ -117,11 +119,6 @@ class SelfAttention(Layer):
 
     def __repr__(self) -> str:
         return f"SelfAttention(d_in={self.d_in}, d_out={self.d_out})"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name (the arrays themselves, not copies)."""
-        return {"W_query": self.W_query, "W_key": self.W_key, "W_value": self.W_value}
 
     def __call__(
         self, x: npt.ArrayLike, *, mask: npt.ArrayLike | None = None, is_causal: bool = False
@@ -226,5 +223,5 @@ class SelfAttention(Layer):
             grads[name] = self._finite(sum_outer(x, grad), f"the gradient of {name}", W.dtype)
             grad_x += grad @ W.T.astype(x.dtype, copy=False)
         grad_x = self._finite(grad_x, "the gradient of x", saved["dtype"])
-        self.grads.update(grads)
+        self._store_grads(grads)
         return grad_x

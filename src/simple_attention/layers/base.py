@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
 
-from .._validation import as_float_array
+from .._validation import as_float_array, check_flag
 
 __all__ = ["Layer", "sum_outer"]
 
@@ -45,10 +45,16 @@ class Layer:
     grads : dict of str to ndarray
         The gradient of the loss with respect to each parameter, same names and shapes as
         :attr:`params`; filled by :meth:`backward`, empty before.
+    layers : dict of str to Layer
+        The sub-layers: every :class:`Layer` assigned as a public attribute, in assignment
+        order. Their parameters and gradients appear in :attr:`params` and :attr:`grads` as
+        ``"<sub-layer>.<parameter>"``, and :meth:`train` and :meth:`eval` switch them too.
+    training : bool
+        ``True`` in training mode (the default), ``False`` after :meth:`eval`.
 
     See Also
     --------
-    simple_attention.gradcheck.gradcheck_layer : compares ``backward`` with finite differences.
+    simple_attention.gradcheck_layer : compares ``backward`` with finite differences.
 
     Examples
     --------
@@ -67,9 +73,17 @@ class Layer:
     {'W_query': (3, 2), 'W_key': (3, 2), 'W_value': (3, 2)}
     """
 
+    #: The names of the layer's own parameters, in the order of :attr:`params`.
+    param_names: ClassVar[tuple[str, ...]] = ()
+    _layers: dict[str, Layer]
+
     def __init__(self) -> None:
-        self.grads: dict[str, np.ndarray] = {}
+        # Set through the object itself: __setattr__ below needs the registry first.
+        object.__setattr__(self, "_layers", {})
+        self.training = True
+        self._grads: dict[str, np.ndarray] = {}
         self._cache: dict[str, Any] | None = None
+        self._sublayer_calls: dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -77,10 +91,67 @@ class Layer:
         if forward is not None:
             cls.__call__ = _forgetting_the_last_call(forward)  # type: ignore[method-assign]
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A layer assigned as an attribute is a sub-layer, registered in assignment order.
+        if isinstance(value, Layer) and not name.startswith("_"):
+            self._layers[name] = value
+        object.__setattr__(self, name, value)
+
+    @property
+    def layers(self) -> dict[str, Layer]:
+        """The sub-layers by attribute name, in the order they were assigned."""
+        return dict(self._layers)
+
     @property
     def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name (the arrays themselves, not copies)."""
-        return {}
+        """The trainable parameters by name (the arrays themselves, not copies).
+
+        The layer's own parameters (:attr:`param_names`) first, then those of every sub-layer
+        as ``"<sub-layer>.<parameter>"``.
+        """
+        params = {name: getattr(self, name) for name in self.param_names}
+        for layer_name, layer in self._layers.items():
+            params.update({f"{layer_name}.{n}": p for n, p in layer.params.items()})
+        return params
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradients of the last :meth:`backward`, under the names of :attr:`params`.
+
+        For a layer without sub-layers this is the layer's own dict (as a plain attribute would
+        be), so that code which edits a gradient in place keeps working.
+        """
+        if not self._layers:
+            return self._grads
+        grads = dict(self._grads)
+        for layer_name, layer in self._layers.items():
+            grads.update({f"{layer_name}.{n}": g for n, g in layer.grads.items()})
+        return grads
+
+    def _store_grads(self, grads: dict[str, np.ndarray]) -> None:
+        """Keep the gradients of the layer's own parameters, once all of them are computed."""
+        self._grads.update(grads)
+
+    def train(self, mode: bool = True) -> Self:
+        """Switch to training mode (or evaluation mode with ``mode=False``); return self.
+
+        Every sub-layer switches too.
+
+        Raises
+        ------
+        TypeError
+            If ``mode`` is not a bool (a truthy string such as ``"no"`` is refused); the mode
+            is then unchanged.
+        """
+        mode = check_flag(mode, "mode")
+        self.training = mode
+        for layer in self._layers.values():
+            layer.train(mode)
+        return self
+
+    def eval(self) -> Self:
+        """Switch to evaluation mode (and every sub-layer with it); return self."""
+        return self.train(False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """Run the layer forward and keep what :meth:`backward` needs."""
@@ -94,11 +165,22 @@ class Layer:
         raise NotImplementedError
 
     def _saved(self) -> dict[str, Any]:
-        """What the last forward call kept for the backward pass."""
+        """What the last forward call kept for the backward pass.
+
+        Raises ``RuntimeError`` if there was no successful call, or if a sub-layer has been
+        called on its own since: its backward pass would then belong to that other call.
+        """
         if self._cache is None:
             raise RuntimeError(
                 f"call the {type(self).__name__} layer on an input before its backward pass"
             )
+        for name, layer in self._layers.items():
+            if layer._cache is not self._sublayer_calls.get(name):
+                raise RuntimeError(
+                    f"the {name} layer was called on its own since the last call of the "
+                    f"{type(self).__name__}; call the {type(self).__name__} again before its "
+                    "backward pass"
+                )
         return self._cache
 
     def _check_input(self, x: npt.ArrayLike, n_features: int, size_name: str) -> np.ndarray:
@@ -167,7 +249,12 @@ def _forgetting_the_last_call(forward: Callable[..., Any]) -> Callable[..., Any]
     @functools.wraps(forward)
     def call(self: Layer, *args: Any, **kwargs: Any) -> Any:
         self._cache = None
-        return forward(self, *args, **kwargs)
+        out = forward(self, *args, **kwargs)
+        if self._cache is None:  # a layer that keeps nothing of its own (a model, say)
+            self._cache = {}
+        # What each sub-layer kept, to tell in backward whether one was called on its own since.
+        self._sublayer_calls = {name: layer._cache for name, layer in self._layers.items()}
+        return out
 
     return call
 

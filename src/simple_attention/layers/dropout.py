@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._validation import as_float_array, as_rng, check_flag, check_real, working_dtype
+from .._validation import as_float_array, as_rng, check_real, working_dtype
 from .base import Layer
 
 __all__ = ["Dropout", "check_probability"]
@@ -111,7 +111,6 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.1, *, rng: int | np.random.Generator | None = None) -> None:
         super().__init__()
         self.p = check_probability(p, "p")
-        self.training = True
         self.rng = as_rng(rng)
 
     def __repr__(self) -> str:
@@ -121,18 +120,6 @@ class Dropout(Layer):
     def active(self) -> bool:
         """Whether a call drops anything: in training mode with ``p > 0``."""
         return self.training and self.p > 0
-
-    def train(self, mode: bool = True) -> Dropout:
-        """Switch to training mode (or to evaluation mode with ``mode=False``); return self.
-
-        ``mode`` must be a bool (or ``numpy.bool_``): ``train("False")`` raises ``TypeError``.
-        """
-        self.training = check_flag(mode, "mode")
-        return self
-
-    def eval(self) -> Dropout:
-        """Switch to evaluation mode, in which the layer is the identity; return self."""
-        return self.train(False)
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """Drop entries of ``x`` (any shape) in training mode; return ``x`` unchanged otherwise.

@@ -60,6 +60,8 @@ class Linear(Layer):
            [4., 4.]])
     """
 
+    param_names = ("W", "b")
+
     def __init__(
         self, d_in: int, d_out: int, *, rng: int | np.random.Generator | None = None
     ) -> None:
@@ -72,11 +74,6 @@ class Linear(Layer):
 
     def __repr__(self) -> str:
         return f"Linear(d_in={self.d_in}, d_out={self.d_out})"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name: ``{"W": W, "b": b}`` (the arrays themselves)."""
-        return {"W": self.W, "b": self.b}
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """Map ``x`` of shape ``(..., d_in)`` to ``(..., d_out)``, in the dtype of ``x``.
@@ -134,5 +131,5 @@ class Linear(Layer):
         grad_x = self._finite(
             g @ self.W.T.astype(x.dtype, copy=False), "the gradient of x", saved["dtype"]
         )
-        self.grads.update(grads)
+        self._store_grads(grads)
         return grad_x

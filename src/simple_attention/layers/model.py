@@ -98,25 +98,6 @@ class TinyAttentionModel(Layer):
         )
 
     @property
-    def layers(self) -> dict[str, Layer]:
-        """The four layers by name, in the order the data flows through them."""
-        return {
-            "embedding": self.embedding,
-            "positions": self.positions,
-            "attention": self.attention,
-            "head": self.head,
-        }
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Every parameter, as ``"<layer>.<parameter>"`` (the arrays themselves)."""
-        return {
-            f"{layer_name}.{name}": param
-            for layer_name, layer in self.layers.items()
-            for name, param in layer.params.items()
-        }
-
-    @property
     def weights(self) -> np.ndarray | None:
         """The attention weights of the last call, shape ``(..., n, n)``."""
         return self.attention.weights
@@ -146,10 +127,7 @@ class TinyAttentionModel(Layer):
         self._check_params()
         x = self.positions(self.embedding(ids))
         context = self.attention(x, mask=mask, is_causal=is_causal)
-        logits = self.head(context)
-        # What each layer kept, to tell in backward whether one was called on its own since.
-        self._cache = {name: layer._cache for name, layer in self.layers.items()}
-        return logits
+        return self.head(context)
 
     def backward(self, grad_out: npt.ArrayLike) -> None:
         """Run every layer's backward pass, last layer first, and collect ``grads``.
@@ -167,19 +145,8 @@ class TinyAttentionModel(Layer):
         TypeError
             If ``grad_out`` is not real (complex gradients are refused).
         """
-        saved = self._saved()
-        for name, layer in self.layers.items():
-            if layer._cache is not saved[name]:
-                raise RuntimeError(
-                    f"the {name} layer was called on its own since the model's last call; call "
-                    "the model again before its backward pass"
-                )
+        self._saved()  # raises if the last call failed, or a layer was called on its own since
         grad = self.head.backward(grad_out)
         grad = self.attention.backward(grad)
         grad = self.positions.backward(grad)
         self.embedding.backward(grad)
-        self.grads = {
-            f"{layer_name}.{name}": g
-            for layer_name, layer in self.layers.items()
-            for name, g in layer.grads.items()
-        }

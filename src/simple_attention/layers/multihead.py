@@ -190,6 +190,8 @@ class MultiHeadAttention(Layer):
     ValueError: d_model=6 is not divisible by n_heads=4
     """
 
+    param_names = ("W_query", "W_key", "W_value", "W_out")
+
     def __init__(
         self,
         d_model: int,
@@ -220,37 +222,6 @@ class MultiHeadAttention(Layer):
             f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads}, "
             f"dropout={self.dropout.p})"
         )
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name (the arrays themselves, not copies)."""
-        return {
-            "W_query": self.W_query,
-            "W_key": self.W_key,
-            "W_value": self.W_value,
-            "W_out": self.W_out,
-        }
-
-    @property
-    def training(self) -> bool:
-        """Whether dropout is applied (training mode) or not (evaluation mode)."""
-        return self.dropout.training
-
-    def train(self, mode: bool = True) -> MultiHeadAttention:
-        """Switch to training mode (or evaluation mode with ``mode=False``); return self.
-
-        Raises
-        ------
-        TypeError
-            If ``mode`` is not a bool (a truthy string such as ``"no"`` is refused); the mode
-            is then unchanged.
-        """
-        self.dropout.train(check_flag(mode, "mode"))
-        return self
-
-    def eval(self) -> MultiHeadAttention:
-        """Switch to evaluation mode, in which no weight is dropped; return self."""
-        return self.train(False)
 
     def _project(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x @ W`` for the parameter ``name``, split into heads."""
@@ -369,7 +340,7 @@ class MultiHeadAttention(Layer):
         for name, grad in grads.items():
             self._finite(grad, f"the gradient of {name}")
         grad_x = self._finite(grad_x, "the gradient of x", saved["dtype"])
-        self.grads.update(grads)
+        self._store_grads(grads)
         return grad_x
 
     def _attention_backward_with_dropout(

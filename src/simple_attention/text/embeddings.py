@@ -136,6 +136,8 @@ class Embedding(Layer):
            [0., 0., 0.]])
     """
 
+    param_names = ("weight",)
+
     def __init__(
         self, vocab_size: int, dim: int, *, rng: int | np.random.Generator | None = None
     ) -> None:
@@ -146,11 +148,6 @@ class Embedding(Layer):
 
     def __repr__(self) -> str:
         return f"Embedding(vocab_size={self.vocab_size}, dim={self.dim})"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name: ``{"weight": weight}`` (the array itself)."""
-        return {"weight": self.weight}
 
     def __call__(self, ids: npt.ArrayLike) -> np.ndarray:
         """Look up the vectors of ``ids`` (any shape); returns shape ``ids.shape + (dim,)``.
@@ -202,4 +199,4 @@ class Embedding(Layer):
         g = self._grad_out(grad_out, saved["out_shape"])
         grad_weight = np.zeros_like(self.weight)
         np.add.at(grad_weight, saved["ids"], g.astype(self.weight.dtype, copy=False))
-        self.grads["weight"] = self._finite(grad_weight, "the gradient of weight")
+        self._store_grads({"weight": self._finite(grad_weight, "the gradient of weight")})

@@ -121,6 +121,8 @@ class PositionalEmbedding(Layer):
            [0., 0.]])
     """
 
+    param_names = ("weight",)
+
     def __init__(
         self, max_len: int, dim: int, *, rng: int | np.random.Generator | None = None
     ) -> None:
@@ -131,11 +133,6 @@ class PositionalEmbedding(Layer):
 
     def __repr__(self) -> str:
         return f"PositionalEmbedding(max_len={self.max_len}, dim={self.dim})"
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The trainable parameters by name: ``{"weight": weight}`` (the array itself)."""
-        return {"weight": self.weight}
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """Add the position vectors to ``x`` of shape ``(..., n, dim)``, ``n <= max_len``.
@@ -188,5 +185,5 @@ class PositionalEmbedding(Layer):
         # n = 0.
         batch_axes = tuple(range(g.ndim - 2))
         grad_weight[:n] = g.astype(self.weight.dtype, copy=False).sum(axis=batch_axes)
-        self.grads["weight"] = self._finite(grad_weight, "the gradient of weight")
+        self._store_grads({"weight": self._finite(grad_weight, "the gradient of weight")})
         return grad_x
