@@ -367,9 +367,102 @@ def test_train_checks_every_sequence_before_the_first_step(small_task):
     assert_params_equal(model, before)
 
 
-def test_train_rejects_what_is_not_the_tiny_model(small_task):
-    with pytest.raises(TypeError, match="model must be a TinyAttentionModel"):
+def test_train_rejects_what_lacks_the_model_interface(small_task):
+    with pytest.raises(TypeError, match="model must have the Model interface"):
         train(object(), small_task.train_inputs, small_task.train_targets, steps=1)
+
+
+class BagOfTokens:
+    """A model that is not a Layer: logits = (mean of the token vectors) @ W, at every position."""
+
+    def __init__(self, vocab_size: int, dim: int, rng: int) -> None:
+        generator = np.random.default_rng(rng)
+        self.params = {
+            "E": generator.standard_normal((vocab_size, dim)),
+            "W": generator.standard_normal((dim, vocab_size)),
+        }
+        self.grads: dict[str, np.ndarray] = {}
+
+    def __call__(self, ids):
+        self._ids = np.asarray(ids)
+        self._mean = self.params["E"][self._ids].mean(axis=-2, keepdims=True)
+        return np.broadcast_to(
+            self._mean @ self.params["W"], (*self._ids.shape, len(self.params["W"].T))
+        )
+
+    def backward(self, grad_out):
+        g = np.asarray(grad_out).sum(axis=-2, keepdims=True)  # (B, 1, V)
+        self.grads["W"] = (np.swapaxes(self._mean, -1, -2) @ g).sum(axis=0)
+        grad_mean = g @ self.params["W"].T / self._ids.shape[-1]  # (B, 1, dim)
+        grad_E = np.zeros_like(self.params["E"])
+        np.add.at(
+            grad_E, self._ids, np.broadcast_to(grad_mean, (*self._ids.shape, grad_mean.shape[-1]))
+        )
+        self.grads["E"] = grad_E
+
+
+def test_train_and_accuracy_work_for_any_model_with_the_interface_and_sgd(small_task):
+    from simple_attention import SGD
+
+    model = BagOfTokens(vocab_size=5, dim=4, rng=0)
+    optimizer = SGD(model.params, lr=0.05)
+    history = train(
+        model,
+        small_task.train_inputs,
+        small_task.train_targets,
+        optimizer=optimizer,
+        steps=40,
+        batch_size=16,
+        rng=0,
+    )
+    assert len(history.losses) == 40
+    assert np.mean(history.losses[-5:]) < np.mean(history.losses[:5])
+    assert history.snapshots == []  # the model publishes no attention weights
+    assert 0.0 <= accuracy(model, small_task.test_inputs, small_task.test_targets) <= 1.0
+
+
+def test_train_with_sgd_matches_sgd_steps_by_hand(small_task):
+    from simple_attention import SGD
+
+    a = TinyAttentionModel(5, 4, 8, rng=1)
+    b = TinyAttentionModel(5, 4, 8, rng=1)
+    train(
+        a,
+        small_task.train_inputs,
+        small_task.train_targets,
+        optimizer=SGD(a.params, lr=0.1),
+        steps=3,
+        batch_size=4,
+        rng=7,
+    )
+    generator = np.random.default_rng(7)
+    optimizer = SGD(b.params, lr=0.1)
+    for _ in range(3):
+        batch = generator.integers(len(small_task.train_inputs), size=4)
+        _, grad = softmax_cross_entropy(
+            b(small_task.train_inputs[batch]), small_task.train_targets[batch]
+        )
+        b.backward(grad)
+        optimizer.step(b.grads)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name], err_msg=name)
+
+
+def test_train_refuses_an_optimizer_of_other_parameters(small_task):
+    from simple_attention import SGD
+
+    model = TinyAttentionModel(5, 4, 8, rng=1)
+    other = TinyAttentionModel(5, 4, 8, rng=1)
+    with pytest.raises(ValueError, match="optimizer must be built on model.params"):
+        train(
+            model,
+            small_task.train_inputs,
+            small_task.train_targets,
+            optimizer=SGD(other.params, lr=0.1),
+            steps=1,
+        )
+    with pytest.raises(TypeError, match="optimizer must be an SGD or Adam"):
+        train(model, small_task.train_inputs, small_task.train_targets, optimizer="sgd", steps=1)
 
 
 def test_train_restores_the_parameters_when_a_step_fails(small_task, monkeypatch):
@@ -422,7 +515,7 @@ def test_accuracy_rejects_bad_ids():
         accuracy(model, ids, np.array([[0, 1, 4]]))
     with pytest.raises(TypeError, match="targets must be integer"):
         accuracy(model, ids, ids.astype(float))
-    with pytest.raises(TypeError, match="model must be a TinyAttentionModel"):
+    with pytest.raises(TypeError, match="model must have the Model interface"):
         accuracy(None, ids, ids)
 
 

@@ -9,16 +9,44 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from .._validation import as_float_array, as_rng, check_positive_int, check_real
-from ..layers.model import TinyAttentionModel
 from .losses import softmax_cross_entropy
-from .optim import Adam
+from .optim import Adam, Optimizer
 
-__all__ = ["TrainingHistory", "accuracy", "attention_match", "train"]
+__all__ = ["Model", "TrainingHistory", "accuracy", "attention_match", "train"]
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What :func:`train` and :func:`accuracy` need of a model.
+
+    Any object with these four members will do (a :class:`~simple_attention.TinyAttentionModel`
+    has them all); it need not derive from this class.
+
+    * ``model(ids)`` maps token ids ``(batch, n)`` to logits ``(batch, n, vocab_size)``;
+    * ``model.backward(grad_logits)`` runs the backward pass of the last call;
+    * ``model.params`` are the parameters by name, the arrays themselves (updated in place);
+    * ``model.grads`` are their gradients after ``backward``, under the same names.
+
+    Optional: ``model.embedding.vocab_size`` and ``model.positions.max_len``, if present, let
+    :func:`train` check the ids before training; ``model.weights``, if present, is recorded
+    for the snapshots.
+    """
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def backward(self, grad_out: np.ndarray) -> Any: ...
+
+    @property
+    def params(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]: ...
 
 
 @dataclass
@@ -54,10 +82,11 @@ class TrainingHistory:
 
 
 def train(
-    model: TinyAttentionModel,
+    model: Model,
     inputs: npt.ArrayLike,
     targets: npt.ArrayLike,
     *,
+    optimizer: Optimizer | None = None,
     steps: int = 300,
     batch_size: int = 32,
     lr: float = 0.005,
@@ -65,20 +94,23 @@ def train(
     snapshot_steps: Iterable[int] = (),
     probe: npt.ArrayLike | None = None,
 ) -> TrainingHistory:
-    """Train ``model`` with Adam on batches drawn at random from ``inputs`` and ``targets``.
+    """Train ``model`` on batches drawn at random from ``inputs`` and ``targets``.
 
     Parameters
     ----------
-    model : TinyAttentionModel
-        Updated in place.
+    model : Model
+        Any object with the interface of :class:`Model` (a
+        :class:`~simple_attention.TinyAttentionModel`, for one); updated in place.
     inputs, targets : array_like of int, shape (n_sequences, n)
         Token ids in and the expected token ids out.
+    optimizer : SGD or Adam, optional
+        The optimizer, built on ``model.params``; by default ``Adam(model.params, lr=lr)``.
     steps : int, default 300
         Number of updates.
     batch_size : int, default 32
         Sequences per update.
     lr : float, default 0.005
-        Adam's learning rate.
+        The learning rate of the default Adam optimizer (ignored when ``optimizer`` is given).
     rng : None, int or numpy.random.Generator, optional
         Source of the batches. Together with the model's initial weights it fixes the run: the
         same model seed and the same ``rng`` give the same losses and weights.
@@ -95,7 +127,8 @@ def train(
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`~simple_attention.TinyAttentionModel`, ``inputs``,
+        If ``model`` lacks the interface of :class:`Model`, ``optimizer`` is not an
+        :class:`~simple_attention.SGD` or :class:`~simple_attention.Adam`, ``inputs``,
         ``targets`` or ``probe`` are not integer token ids, ``steps``, ``batch_size`` or a
         snapshot step is not an integer, ``lr`` is not a real number, or ``snapshot_steps`` is
         not an iterable.
@@ -104,7 +137,8 @@ def train(
         does not have its shape, an id lies outside ``[0, vocab_size)``, the sequences of
         ``inputs`` or ``probe`` are longer than the model's ``max_len``, ``steps`` or
         ``batch_size`` is not positive, ``lr`` is not positive and finite, or a snapshot step
-        is negative. All arguments are checked before the model is touched.
+        is negative, or ``optimizer`` was not built on the arrays of ``model.params``. All
+        arguments are checked before the model is touched.
     FloatingPointError, ValueError
         If training diverges (an overflow in the forward pass, or a NaN gradient). The model's
         parameters are then restored to their values before the call, so a failed call leaves
@@ -126,8 +160,9 @@ def train(
     >>> history.snapshot_steps, history.snapshots[0].shape
     ([0, 50], (4, 4))
     """
-    if not isinstance(model, TinyAttentionModel):
-        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
+    _check_model(model)
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an SGD or Adam, got {type(optimizer).__name__}")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     lr = check_real(lr, "lr", low=0.0, low_open=True)
@@ -151,13 +186,16 @@ def train(
             f"snapshot_steps must be an iterable of integers, got {snapshot_steps!r}"
         ) from None
     wanted = {check_positive_int(s, "snapshot_steps", allow_zero=True) for s in requested}
+    if optimizer is not None:
+        _check_optimizer_is_built_on(optimizer, model)
     generator = as_rng(rng)
-    optimizer = Adam(model.params, lr=lr)
+    if optimizer is None:
+        optimizer = Adam(model.params, lr=lr)
     history = TrainingHistory()
 
     def snapshot(step: int) -> None:
         model(probe_ids)
-        weights = model.weights
+        weights = getattr(model, "weights", None)
         if weights is not None:
             history.snapshot_steps.append(step)
             history.snapshots.append(weights.reshape(-1, *weights.shape[-2:]).mean(axis=0))
@@ -182,8 +220,34 @@ def train(
     return history
 
 
+def _check_model(model: Any) -> None:
+    """Raise ``TypeError`` if ``model`` lacks a member of the :class:`Model` interface."""
+    if not isinstance(model, Model):
+        missing = [
+            name
+            for name in ("__call__", "backward", "params", "grads")
+            if not hasattr(model, name)
+        ]
+        raise TypeError(
+            f"model must have the Model interface (call, backward, params, grads); "
+            f"{type(model).__name__} lacks {', '.join(missing)}"
+        )
+
+
+def _check_optimizer_is_built_on(optimizer: Optimizer, model: Model) -> None:
+    """Raise ``ValueError`` unless ``optimizer`` updates the arrays of ``model.params``."""
+    params = model.params
+    if set(optimizer.params) != set(params) or any(
+        optimizer.params[name] is not param for name, param in params.items()
+    ):
+        raise ValueError(
+            "optimizer must be built on model.params (the same names and the same arrays), "
+            "e.g. SGD(model.params, lr=0.1)"
+        )
+
+
 def _check_ids(
-    ids: npt.ArrayLike, name: str, model: TinyAttentionModel, *, check_length: bool = True
+    ids: npt.ArrayLike, name: str, model: Model, *, check_length: bool = True
 ) -> np.ndarray:
     """Token ids for ``model``: integers in ``[0, vocab_size)``.
 
@@ -200,26 +264,30 @@ def _check_ids(
         raise ValueError(
             f"{name} must hold sequences of at least one token, got shape {arr.shape}"
         )
-    vocab_size = model.embedding.vocab_size
-    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+    vocab_size = getattr(getattr(model, "embedding", None), "vocab_size", None)
+    if vocab_size is None and arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must not be negative, got values from {arr.min()}")
+    if vocab_size is not None and arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
         raise ValueError(
             f"{name} must lie in [0, {vocab_size}), got values from {arr.min()} to {arr.max()}"
         )
-    if check_length and arr.shape[-1] > model.positions.max_len:
+    max_len = getattr(getattr(model, "positions", None), "max_len", None)
+    if max_len is not None and check_length and arr.shape[-1] > max_len:
         raise ValueError(
-            f"{name} has sequences of {arr.shape[-1]} tokens but the model holds "
-            f"max_len={model.positions.max_len}"
+            f"{name} has sequences of {arr.shape[-1]} tokens but the model holds max_len={max_len}"
         )
     return arr
 
 
-def accuracy(model: TinyAttentionModel, inputs: npt.ArrayLike, targets: npt.ArrayLike) -> float:
+def accuracy(model: Model, inputs: npt.ArrayLike, targets: npt.ArrayLike) -> float:
     """Share of positions where the model's most likely token is the target.
 
     Parameters
     ----------
-    model : TinyAttentionModel
-        Called once on ``inputs`` (so ``model.weights`` are then those of ``inputs``).
+    model : Model
+        Any model with the interface of :class:`Model`; called once on ``inputs`` (so the
+        weights of a :class:`~simple_attention.TinyAttentionModel` are then those of
+        ``inputs``).
     inputs : array_like of int, shape (..., n)
         Token ids, at least one token.
     targets : array_like of int, same shape as ``inputs``
@@ -233,7 +301,7 @@ def accuracy(model: TinyAttentionModel, inputs: npt.ArrayLike, targets: npt.Arra
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`~simple_attention.TinyAttentionModel`, or ``inputs`` or
+        If ``model`` lacks the interface of :class:`Model`, or ``inputs`` or
         ``targets`` are not integer token ids.
     ValueError
         If ``inputs`` holds no token, ``targets`` does not have the shape of ``inputs`` (no
@@ -248,8 +316,7 @@ def accuracy(model: TinyAttentionModel, inputs: npt.ArrayLike, targets: npt.Arra
     >>> 0.0 <= accuracy(model, ids, ids[:, ::-1]) <= 1.0
     True
     """
-    if not isinstance(model, TinyAttentionModel):
-        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
+    _check_model(model)
     ids = _check_ids(inputs, "inputs", model)
     if ids.size == 0:
         raise ValueError(f"inputs holds no sequence (shape {ids.shape}): no accuracy to measure")
