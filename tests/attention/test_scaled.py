@@ -13,11 +13,13 @@ from simple_attention import (
     scaled_dot_product_attention_backward,
     self_attention,
 )
+from simple_attention.attention.scaled import attend, attend_backward, attend_blocked
 
 from reference import reference_attention
 from tolerances import FLOAT_DTYPES, TOLERANCES
 
 sdpa = scaled_dot_product_attention
+sdpa_backward = scaled_dot_product_attention_backward
 
 
 def qkv(rng: np.random.Generator, batch=(), n_q=4, n_k=5, d_k=3, d_v=2):
@@ -322,6 +324,19 @@ class TestFlags:
         )
 
 
+def context_of(q, k, v, return_weights: bool, **kwargs):
+    """The context of sdpa, from the readable kernel (with weights) or the blocked one."""
+    if return_weights:
+        return sdpa(q, k, v, return_weights=True, **kwargs)[0]
+    return sdpa(q, k, v, **kwargs)
+
+
+# Both kernels: the readable one runs with return_weights=True, the blocked one without.
+both_kernels = pytest.mark.parametrize(
+    "return_weights", [False, True], ids=["blocked", "readable"]
+)
+
+
 class TestLargeFiniteValues:
     """Values near the largest number: P V overflows, the weighted average does not."""
 
@@ -331,33 +346,126 @@ class TestLargeFiniteValues:
         context, weights = sdpa(q, k, v, return_weights=True)
         np.testing.assert_allclose(context, 3e38, rtol=1e-6)
         np.testing.assert_allclose(weights, 0.25, rtol=1e-6)
+        np.testing.assert_allclose(sdpa(q, k, v), 3e38, rtol=1e-6)
 
+    @both_kernels
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     @pytest.mark.parametrize("n_keys", [1, 2, 6, 11, 40])
-    def test_the_largest_value_and_its_negative(self, dtype: type, n_keys: int) -> None:
+    def test_the_largest_value_and_its_negative(
+        self, dtype: type, n_keys: int, return_weights: bool
+    ) -> None:
         # Weights that round up (1/11, ...) would step past the largest number: no inf.
         big = np.finfo(dtype).max
         v = np.tile(np.array([big, -big], dtype=dtype), (n_keys, 1))
         for is_causal in (False, True):
             q, k = np.zeros((3, 2), dtype), np.zeros((n_keys, 2), dtype)
-            context = sdpa(q, k, v, is_causal=is_causal)
+            context = context_of(q, k, v, return_weights, is_causal=is_causal)
             np.testing.assert_allclose(context[-1], [big, -big], rtol=8 * np.finfo(dtype).eps)
 
-    def test_mixed_signs_cancel_as_in_the_reference(self, rng: np.random.Generator) -> None:
+    @both_kernels
+    def test_mixed_signs_cancel_as_in_the_reference(
+        self, rng: np.random.Generator, return_weights: bool
+    ) -> None:
         q, k = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
         v = rng.choice([-1.5e308, 1.5e308], size=(6, 2))
         mask = rng.random((5, 6)) < 0.7
         mask[:, 0] = True
         ref_weights = reference_attention(q, k, v, mask)[1]
         expected = (ref_weights @ (v / 4)) * 4  # the reference, scaled out of overflow
-        context = sdpa(q, k, v, mask=mask)
+        context = context_of(q, k, v, return_weights, mask=mask)
         np.testing.assert_allclose(context, expected, rtol=1e-12, atol=1e296)
 
-    def test_fully_masked_rows_stay_zero(self) -> None:
+    @both_kernels
+    def test_fully_masked_rows_stay_zero(self, return_weights: bool) -> None:
         v = np.full((4, 1), 1e308)
         mask = np.array([[True] * 4, [False] * 4])
-        context = sdpa(np.zeros((2, 2)), np.zeros((4, 2)), v, mask=mask)
+        context = context_of(np.zeros((2, 2)), np.zeros((4, 2)), v, return_weights, mask=mask)
         np.testing.assert_allclose(context, [[1e308], [0.0]], rtol=1e-15)
+
+
+KERNEL_CASES: dict[str, dict[str, object]] = {
+    "plain": {},
+    "causal": {"is_causal": True},
+    "bool mask": {"mask": "bool"},
+    "float mask": {"mask": "float"},
+    "fully masked rows": {"mask": "blocked rows"},
+    "key padding": {"mask": "padding"},
+}
+
+
+class TestReadableKernel:
+    """attend (the formula as it reads) and attend_blocked give the same numbers."""
+
+    @staticmethod
+    def mask_for(kind: str, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        if kind == "bool":
+            return rng.random(shape) < 0.6
+        if kind == "float":
+            return np.where(rng.random(shape) < 0.6, rng.normal(size=shape), -np.inf)
+        if kind == "blocked rows":
+            mask = rng.random(shape) < 0.6
+            mask[..., 1, :] = False  # query 1 may attend to no key
+            return mask
+        return rng.random(shape[-1]) < 0.7  # (S,), broadcast over every query
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    @pytest.mark.parametrize("case", list(KERNEL_CASES))
+    @pytest.mark.parametrize(
+        ("q_batch", "kv_batch"), [((), ()), ((2, 3), (2, 3)), ((2, 1), (1, 3)), ((4,), ())]
+    )
+    def test_equals_the_blocked_kernel(
+        self, rng: np.random.Generator, dtype: type, case: str, q_batch, kv_batch
+    ) -> None:
+        q = rng.normal(size=(*q_batch, 6, 3)).astype(dtype)
+        k = rng.normal(size=(*kv_batch, 7, 3)).astype(dtype)
+        v = rng.normal(size=(*kv_batch, 7, 2)).astype(dtype)
+        kwargs = dict(KERNEL_CASES[case])
+        if "mask" in kwargs:
+            kwargs["mask"] = self.mask_for(str(kwargs["mask"]), rng, (6, 7)).astype(
+                bool if case != "float mask" else dtype
+            )
+        context, weights = attend(q, k, v, scale=0.5, **kwargs)
+        blocked = attend_blocked(q, k, v, scale=0.5, **kwargs)
+        atol = TOLERANCES[dtype][0]
+        assert context.dtype == weights.dtype == blocked.dtype == dtype
+        assert context.shape == blocked.shape
+        np.testing.assert_allclose(context, blocked, rtol=0, atol=atol)
+        assert np.isfinite(weights).all()
+        if case == "fully masked rows":
+            np.testing.assert_array_equal(weights[..., 1, :], 0.0)
+            np.testing.assert_array_equal(context[..., 1, :], 0.0)
+
+    @pytest.mark.parametrize(("n_q", "n_k"), [(0, 4), (3, 0), (0, 0)])
+    def test_empty_queries_or_keys(self, rng: np.random.Generator, n_q: int, n_k: int) -> None:
+        q, k, v = qkv(rng, batch=(2,), n_q=n_q, n_k=n_k)
+        for is_causal in (False, True):
+            context, weights = attend(q, k, v, scale=1.0, is_causal=is_causal)
+            blocked = attend_blocked(q, k, v, scale=1.0, is_causal=is_causal)
+            assert weights.shape == (2, n_q, n_k)
+            np.testing.assert_array_equal(context, blocked)
+            np.testing.assert_array_equal(context, np.zeros((2, n_q, 2)))
+
+    def test_the_public_function_runs_it_for_the_weights(self, rng: np.random.Generator) -> None:
+        q, k, v = qkv(rng, batch=(2,))
+        mask = rng.random((4, 5)) < 0.7
+        context, weights = sdpa(q, k, v, mask=mask, scale=0.5, return_weights=True)
+        expected_context, expected_weights = attend(q, k, v, scale=0.5, mask=mask)
+        np.testing.assert_array_equal(context, expected_context)
+        np.testing.assert_array_equal(weights, expected_weights)
+        blocked = attend_blocked(q, k, v, scale=0.5, mask=mask)
+        np.testing.assert_array_equal(sdpa(q, k, v, mask=mask, scale=0.5), blocked)
+
+    def test_backward_kernel_is_the_public_backward(self, rng: np.random.Generator) -> None:
+        q, k, v = qkv(rng, batch=(3,))
+        k, v = k[:1], v[:1]  # broadcast over the batch: their gradients are summed
+        _, weights = attend(q, k, v, scale=0.5)
+        grad = rng.normal(size=(3, 4, 2))
+        expected = sdpa_backward(grad, q, k, v, weights, scale=0.5)
+        for got, want in zip(
+            attend_backward(grad, q, k, v, weights, scale=0.5), expected, strict=True
+        ):
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
 
 
 class TestBackwardNumbers:

@@ -7,6 +7,11 @@ and any number of leading (batch, head) dimensions.
 :func:`scaled_dot_product_attention_backward` runs the same computation backwards, from the
 gradient of a loss with respect to the context to its gradients with respect to the queries,
 keys and values.
+
+Each public function validates its inputs once and then calls a kernel that checks nothing:
+:func:`attend` (the formula as it reads, with the weights), :func:`attend_blocked` (the same
+context, a block of queries at a time) and :func:`attend_backward`. The layers call these
+kernels directly on arrays they have already checked.
 """
 
 from __future__ import annotations
@@ -248,21 +253,40 @@ def scaled_dot_product_attention(
 
     See Also
     --------
+    simple_attention.attention.scaled.attend : the computation itself, as the formula reads.
     self_attention : the seed's unscaled version, with the inputs as queries, keys and values.
     causal_mask : the mask behind ``is_causal``.
     simple_attention.chunked_attention : the same result in O(n) memory, keys in blocks too.
 
     Notes
     -----
-    The scores are computed for a block of queries at a time (about a million scores per
-    block, one (batch, head) slice at a time for large inputs), turned into exponentials in
-    place, multiplied by the values, and only then divided by their row sums, which gives the
-    same numbers as normalising the weights first. Where that product overflows (values near
-    the largest number of the dtype, whose average is still finite), that block alone is
-    recomputed with the weights normalised first. No ``(L, S)`` array is allocated unless
-    ``return_weights`` asks for the weights. With ``is_causal``, the keys a block of queries
-    cannot see are skipped. :func:`~simple_attention.chunked_attention` also splits the keys
-    into blocks, for memory that does not grow with ``S``.
+    After the checks, the weights are computed by
+    :func:`~simple_attention.attention.scaled.attend`, which reads like the formula (the
+    validated arrays in, nothing checked again):
+
+    .. code-block:: python
+
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
+        if is_causal:
+            mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
+        if mask is not None:
+            scores = apply_mask_(scores, mask)  # -inf where blocked
+        weights = stable_softmax_(scores)  # a fully blocked row gives zeros
+        context = weights @ v  # (..., L, d_v)
+
+    That is the kernel to read, and the one that runs when ``return_weights`` asks for the
+    weights. Without ``return_weights``, the same numbers (to rounding) come from a kernel that
+    never holds the ``(L, S)`` weights: the scores are computed for a block of queries at a
+    time (about a million scores per block, one (batch, head) slice at a time for large
+    inputs), turned into exponentials in place, multiplied by the values, and only then
+    divided by their row sums, which gives the same numbers as normalising the weights first.
+    With ``is_causal``, the keys a block of queries cannot see are skipped.
+    :func:`~simple_attention.chunked_attention` also splits the keys into blocks, for memory
+    that does not grow with ``S``.
+
+    Where the product with the values overflows (values near the largest number of the dtype,
+    whose average is still finite), it is recomputed safely with the weights normalised first
+    (for a block alone, in the blocked kernel): the context is never ``inf`` for finite inputs.
 
     float16 inputs are computed in float32 and the results cast back to float16.
 
