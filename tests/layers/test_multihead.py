@@ -437,3 +437,27 @@ def test_backward_refuses_its_dropout_called_on_its_own_in_between() -> None:
     layer.dropout(np.ones((2, 3, 3)))
     with pytest.raises(RuntimeError, match="dropout layer was called on its own"):
         layer.backward(np.ones_like(out))
+
+
+def test_keep_weights_false_in_eval_holds_no_weights_and_less_memory() -> None:
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((1, 1024, 32)).astype(np.float32)
+    peaks = {}
+    for keep in (True, False):
+        layer = MultiHeadAttention(d_model=32, n_heads=2, keep_weights=keep, rng=0).eval()
+        tracemalloc.start()
+        out = layer(x)
+        peaks[keep] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del layer
+        if keep:
+            reference = out
+    np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-6)
+    assert peaks[True] > 8 * 2**20  # the (2, 1024, 1024) float32 weights alone are 8 MiB
+    assert peaks[False] < 8 * 2**20  # blocks of about a million scores at a time
+    layer = MultiHeadAttention(d_model=32, n_heads=2, keep_weights=False, rng=0).eval()
+    layer(x)
+    assert layer.weights is None
+    with pytest.raises(RuntimeError, match="keep_weights=False"):
+        layer.backward(np.ones_like(out))

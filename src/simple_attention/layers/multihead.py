@@ -128,6 +128,11 @@ class MultiHeadAttention(Layer):
         Source of randomness for the initial weights, drawn uniformly from
         :math:`[-1/\sqrt{d_\text{model}}, 1/\sqrt{d_\text{model}}]`, and then for the dropout
         masks.
+    keep_weights : bool, default True
+        Keep the attention weights of each call in :attr:`weights` (for plotting). With
+        ``False``, a call in evaluation mode uses the blocked kernel and holds no
+        ``(..., n_heads, L, S)`` array: :attr:`weights` is then ``None`` and :meth:`backward`
+        raises ``RuntimeError``. Training mode always keeps what the backward pass needs.
 
     Attributes
     ----------
@@ -199,6 +204,7 @@ class MultiHeadAttention(Layer):
         *,
         dropout: float = 0.0,
         rng: int | np.random.Generator | None = None,
+        keep_weights: bool = True,
     ) -> None:
         super().__init__()
         self.d_model = check_positive_int(d_model, "d_model")
@@ -207,6 +213,7 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         self.d_head = self.d_model // self.n_heads
         p = check_probability(dropout, "dropout")
+        self.keep_weights = check_flag(keep_weights, "keep_weights")
         generator = as_rng(rng)
         bound = 1.0 / math.sqrt(self.d_model)
         shape = (self.d_model, self.d_model)
@@ -258,6 +265,15 @@ class MultiHeadAttention(Layer):
         # A private copy: the caller may refill its buffer before the backward pass.
         xw = x_arr.astype(working_dtype(x_arr.dtype))
         query, key, value = (self._project(xw, n) for n in ("W_query", "W_key", "W_value"))
+        if not (self.keep_weights or self.training):
+            # Evaluation without the weights: no (..., L, S) array, nothing for backward.
+            context = scaled_dot_product_attention(
+                query, key, value, mask=mask, is_causal=is_causal
+            )
+            out = merge_heads(context) @ self.W_out.astype(xw.dtype, copy=False)
+            self.weights = None
+            self._cache = {"weights_dropped": True}
+            return self._finite(out, "the output", x_arr.dtype)
         context, weights = scaled_dot_product_attention(
             query, key, value, mask=mask, is_causal=is_causal, return_weights=True
         )
@@ -321,6 +337,11 @@ class MultiHeadAttention(Layer):
             If a gradient overflows its dtype; :attr:`grads` is then left as it was.
         """
         saved = self._saved()
+        if "weights_dropped" in saved:
+            raise RuntimeError(
+                "the last call ran in evaluation mode with keep_weights=False and kept nothing "
+                "for the backward pass; call train() first, or use keep_weights=True"
+            )
         x = saved["x"]
         g = self._grad_out(grad_out, saved["out_shape"]).astype(x.dtype, copy=False)
         grads = {"W_out": sum_outer(saved["merged"], g).astype(self.W_out.dtype, copy=False)}
