@@ -16,6 +16,9 @@ from simple_attention import causal_mask, chunked_attention, scaled_dot_product_
 from simple_attention.attention import blocks
 
 from reference import reference_attention
+from tolerances import TOLERANCES
+
+ATOL, SUM_ATOL = TOLERANCES[np.float64]  # float64: against a reference, rows sum to 1
 
 sdpa = scaled_dot_product_attention
 
@@ -44,10 +47,10 @@ class TestBlocksGiveTheSameResults:
         mask = causal_mask(n_q, n_k) if is_causal else None
         context, weights = sdpa(q, k, v, is_causal=is_causal, return_weights=True)
         ref_context, ref_weights = reference_attention(q, k, v, mask)
-        np.testing.assert_allclose(context, ref_context, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(context, ref_context, rtol=0, atol=ATOL)
+        np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=ATOL)
         # Normalised after the product with the values, but the weights still sum to one.
-        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=SUM_ATOL)
 
     def test_masks_of_every_shape(self, block_elements: int, rng: np.random.Generator) -> None:
         q, k, v = qkv(rng)
@@ -60,7 +63,7 @@ class TestBlocksGiveTheSameResults:
         ]
         for mask in masks:
             np.testing.assert_allclose(
-                sdpa(q, k, v, mask=mask), reference_attention(q, k, v, mask)[0], rtol=0, atol=1e-12
+                sdpa(q, k, v, mask=mask), reference_attention(q, k, v, mask)[0], rtol=0, atol=ATOL
             )
 
     def test_float_mask_with_extra_leading_dimensions(
@@ -74,8 +77,8 @@ class TestBlocksGiveTheSameResults:
         scores = q @ np.swapaxes(k, -1, -2) / 2 + bias
         expected = np.exp(scores - scores.max(-1, keepdims=True))
         expected /= expected.sum(-1, keepdims=True)
-        np.testing.assert_allclose(weights, expected, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(context, expected @ v, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(weights, expected, rtol=0, atol=ATOL)
+        np.testing.assert_allclose(context, expected @ v, rtol=0, atol=ATOL)
 
     def test_values_with_their_own_batch_dimensions(
         self, block_elements: int, rng: np.random.Generator
@@ -85,7 +88,7 @@ class TestBlocksGiveTheSameResults:
         context, weights = sdpa(q, k, v, return_weights=True)
         assert context.shape == (5, 13, 3)
         assert weights.shape == (13, 11)  # the weights do not depend on the values
-        np.testing.assert_allclose(context, reference_attention(q, k, v)[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(context, reference_attention(q, k, v)[0], rtol=0, atol=ATOL)
 
     def test_fully_masked_rows_and_no_keys(
         self, block_elements: int, rng: np.random.Generator
@@ -127,10 +130,10 @@ class TestBlocksGiveTheSameResults:
         mask = causal_mask(13, 11) if is_causal else None
         context, weights = sdpa(q, k, v, is_causal=is_causal, return_weights=True)
         ref_weights = reference_attention(q, k, v, mask)[1]
-        np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=ATOL)
         np.testing.assert_allclose(context, (ref_weights @ (v / 4)) * 4, rtol=1e-12, atol=1e296)
         np.testing.assert_allclose(
-            context[0, 0], sdpa(q[0, 0], k[0, 0], v[0, 0], is_causal=is_causal), atol=1e-12
+            context[0, 0], sdpa(q[0, 0], k[0, 0], v[0, 0], is_causal=is_causal), atol=ATOL
         )
 
     def test_overflow_in_a_later_block_raises(self, monkeypatch: pytest.MonkeyPatch) -> None:

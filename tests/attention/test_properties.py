@@ -17,6 +17,10 @@ from simple_attention import (
     softmax,
 )
 
+from tolerances import TOLERANCES
+
+ATOL = TOLERANCES[np.float64][0]  # float64 against float64
+
 sdpa = scaled_dot_product_attention
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False, width=64)
@@ -69,16 +73,16 @@ def test_blocking_key_equals_deleting_it(data, j: int) -> None:
     j = j % k.shape[0]
     keep = np.ones(k.shape[0], dtype=bool)
     keep[j] = False
-    np.testing.assert_allclose(sdpa(q, k, v, mask=keep), sdpa(q, k[keep], v[keep]), atol=1e-12)
+    np.testing.assert_allclose(sdpa(q, k, v, mask=keep), sdpa(q, k[keep], v[keep]), atol=ATOL)
 
 
 # 3. permutation equivariance of unmasked self-attention
 @given(x=matrices(), seed=st.integers(0, 2**32 - 1))
 def test_self_attention_is_permutation_equivariant(x: np.ndarray, seed: int) -> None:
     perm = np.random.default_rng(seed).permutation(len(x))
-    np.testing.assert_allclose(self_attention(x[perm]), self_attention(x)[perm], atol=1e-12)
+    np.testing.assert_allclose(self_attention(x[perm]), self_attention(x)[perm], atol=ATOL)
     layer = SelfAttention(x.shape[1], 3, rng=seed)
-    np.testing.assert_allclose(layer(x[perm]), layer(x)[perm], atol=1e-12)
+    np.testing.assert_allclose(layer(x[perm]), layer(x)[perm], atol=ATOL)
 
 
 # 4. causal attention does not look ahead
@@ -91,7 +95,7 @@ def test_causal_output_ignores_the_future(data, i: int, noise: float) -> None:
     changed[i + 1 :] += noise + 1.0
     before = sdpa(x, x, x, is_causal=True)
     after = sdpa(changed, changed, changed, is_causal=True)
-    np.testing.assert_allclose(after[: i + 1], before[: i + 1], atol=1e-12)
+    np.testing.assert_allclose(after[: i + 1], before[: i + 1], atol=ATOL)
 
 
 # 5. identical keys give uniform weights
@@ -100,8 +104,8 @@ def test_identical_keys_give_the_mean_of_the_values(data) -> None:
     q, k, v = data
     k = np.broadcast_to(k[:1], k.shape)
     context, weights = sdpa(q, k, v, return_weights=True)
-    np.testing.assert_allclose(weights, 1 / k.shape[0], atol=1e-12)
-    np.testing.assert_allclose(context, np.broadcast_to(v.mean(0), context.shape), atol=1e-12)
+    np.testing.assert_allclose(weights, 1 / k.shape[0], atol=ATOL)
+    np.testing.assert_allclose(context, np.broadcast_to(v.mean(0), context.shape), atol=ATOL)
 
 
 # 6. a very large scale gives hard attention
@@ -120,7 +124,7 @@ def test_large_scale_is_hard_attention(data) -> None:
 def test_loops_agree_with_matrices(x: np.ndarray) -> None:
     context, weights = self_attention(x, return_weights=True)
     loop_context, loop_weights = self_attention_loop(x, return_weights=True)
-    np.testing.assert_allclose(loop_weights, weights, atol=1e-12)
+    np.testing.assert_allclose(loop_weights, weights, atol=ATOL)
     np.testing.assert_allclose(loop_context, context, atol=1e-10)
     i = len(x) // 2
     scores_i = attention_scores_loop(x, x[i])
@@ -133,7 +137,7 @@ def test_batched_equals_one_by_one(data) -> None:
     q, k, v = data
     batched = sdpa(q, k, v)
     for b in range(2):
-        np.testing.assert_allclose(batched[b], sdpa(q[b], k[b], v[b]), atol=1e-12)
+        np.testing.assert_allclose(batched[b], sdpa(q[b], k[b], v[b]), atol=ATOL)
 
 
 # 8. stacking and padding
@@ -142,8 +146,8 @@ def test_stack_commutes_with_attention(a, seed: int) -> None:
     rng = np.random.default_rng(seed)
     b = tuple(rng.normal(size=t.shape) for t in a)
     stacked = sdpa(*(np.stack([s, t]) for s, t in zip(a, b, strict=True)), is_causal=True)
-    np.testing.assert_allclose(stacked[0], sdpa(*a, is_causal=True), atol=1e-12)
-    np.testing.assert_allclose(stacked[1], sdpa(*b, is_causal=True), atol=1e-12)
+    np.testing.assert_allclose(stacked[0], sdpa(*a, is_causal=True), atol=ATOL)
+    np.testing.assert_allclose(stacked[1], sdpa(*b, is_causal=True), atol=ATOL)
 
 
 @given(x=matrices(), n_pad=st.integers(1, 4), pad_value=finite)
@@ -154,6 +158,6 @@ def test_padding_and_masking_reproduces_the_unpadded_result(
     padded = np.vstack([x, np.full((n_pad, d), pad_value)])
     keep = np.arange(n + n_pad) < n
     out = sdpa(padded, padded, padded, mask=keep)
-    np.testing.assert_allclose(out[:n], sdpa(x, x, x), atol=1e-12)
+    np.testing.assert_allclose(out[:n], sdpa(x, x, x), atol=ATOL)
     causal = sdpa(padded, padded, padded, mask=keep & np.tri(n + n_pad, dtype=bool))
-    np.testing.assert_allclose(causal[:n], sdpa(x, x, x, is_causal=True), atol=1e-12)
+    np.testing.assert_allclose(causal[:n], sdpa(x, x, x, is_causal=True), atol=ATOL)

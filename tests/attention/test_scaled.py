@@ -18,6 +18,8 @@ from simple_attention.attention.scaled import attend, attend_backward, attend_bl
 from reference import reference_attention
 from tolerances import FLOAT_DTYPES, TOLERANCES
 
+ATOL, SUM_ATOL = TOLERANCES[np.float64]  # float64: against a reference, rows sum to 1
+
 sdpa = scaled_dot_product_attention
 sdpa_backward = scaled_dot_product_attention_backward
 
@@ -35,9 +37,9 @@ class TestValues:
         q, k, v = qkv(rng)
         context, weights = sdpa(q, k, v, return_weights=True)
         ref_context, ref_weights = reference_attention(q, k, v)
-        np.testing.assert_allclose(context, ref_context, atol=1e-12)
-        np.testing.assert_allclose(weights, ref_weights, atol=1e-12)
-        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(context, ref_context, atol=ATOL)
+        np.testing.assert_allclose(weights, ref_weights, atol=ATOL)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=SUM_ATOL)
 
     def test_returns_only_context_by_default(self, rng: np.random.Generator) -> None:
         out = sdpa(*qkv(rng))
@@ -51,7 +53,7 @@ class TestValues:
         for b in range(2):
             for h in range(3):
                 np.testing.assert_allclose(
-                    context[b, h], reference_attention(q[b, h], k[b, h], v[b, h])[0], atol=1e-12
+                    context[b, h], reference_attention(q[b, h], k[b, h], v[b, h])[0], atol=ATOL
                 )
 
     def test_leading_dimensions_broadcast(self, rng: np.random.Generator) -> None:
@@ -102,14 +104,14 @@ class TestMasks:
         mask = rng.random((4, 5)) < 0.7
         mask[:, 0] = True  # every query keeps at least one key
         context, weights = sdpa(q, k, v, mask=mask, return_weights=True)
-        np.testing.assert_allclose(context, reference_attention(q, k, v, mask)[0], atol=1e-12)
+        np.testing.assert_allclose(context, reference_attention(q, k, v, mask)[0], atol=ATOL)
         assert (weights[~mask] == 0).all()
 
     def test_blocking_a_key_equals_deleting_it(self, rng: np.random.Generator) -> None:
         q, k, v = qkv(rng)
         keep = np.array([True, True, False, True, True])
         masked = sdpa(q, k, v, mask=keep)  # a key-padding mask of shape (S,)
-        np.testing.assert_allclose(masked, sdpa(q, k[keep], v[keep]), atol=1e-12)
+        np.testing.assert_allclose(masked, sdpa(q, k[keep], v[keep]), atol=ATOL)
 
     def test_float_mask_is_added(self, rng: np.random.Generator) -> None:
         q, k, v = qkv(rng)
@@ -119,7 +121,7 @@ class TestMasks:
         scores = q @ k.T * scale + bias
         w = np.exp(scores - scores.max(-1, keepdims=True))
         w /= w.sum(-1, keepdims=True)
-        np.testing.assert_allclose(sdpa(q, k, v, mask=bias), w @ v, atol=1e-12)
+        np.testing.assert_allclose(sdpa(q, k, v, mask=bias), w @ v, atol=ATOL)
         assert not np.allclose(sdpa(q, k, v, mask=bias), expected[0])
 
     def test_float_mask_zero_changes_nothing_and_neg_inf_blocks(
@@ -155,8 +157,8 @@ class TestMasks:
         pad = (np.arange(5) < lengths[:, None])[:, None, None, :]  # (B, 1, 1, S)
         context = sdpa(q, k, v, mask=pad)
         short = sdpa(q[1], k[1, :, :2], v[1, :, :2])
-        np.testing.assert_allclose(context[1], short, atol=1e-12)
-        np.testing.assert_allclose(context[0], sdpa(q[0], k[0], v[0]), atol=1e-12)
+        np.testing.assert_allclose(context[1], short, atol=ATOL)
+        np.testing.assert_allclose(context[0], sdpa(q[0], k[0], v[0]), atol=ATOL)
 
     def test_is_causal_equals_the_causal_mask(self, rng: np.random.Generator) -> None:
         q, k, v = qkv(rng, n_q=5, n_k=5)
@@ -181,7 +183,7 @@ class TestMasks:
         context, weights = sdpa(q, k, v, mask=mask, return_weights=True)
         np.testing.assert_array_equal(context[2], 0.0)
         np.testing.assert_array_equal(weights[2], 0.0)
-        np.testing.assert_allclose(np.delete(weights, 2, 0).sum(-1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(np.delete(weights, 2, 0).sum(-1), 1.0, atol=SUM_ATOL)
         # A float mask of -inf behaves the same.
         float_mask = np.where(mask, 0.0, -np.inf)
         np.testing.assert_array_equal(sdpa(q, k, v, mask=float_mask)[2], 0.0)
