@@ -228,24 +228,16 @@ def loops(size: dict[str, Any]) -> dict[str, Any]:
 def breakdown(size: dict[str, Any]) -> dict[str, Any]:
     """Where the time of scaled_dot_product_attention goes: each step timed, summed over blocks.
 
-    Runs the same steps as the library (blocks of queries, in-place softmax, division after the
-    product with the values), with a clock around each; ``repeats`` runs, medians per step.
+    Runs the library's own blocked kernel (``blocks.attend_by_query_blocks``, what the function
+    calls when the weights are not wanted) with a timer that it calls after each of its steps
+    (``blocks.STEPS``); ``repeats`` runs, medians per step.
     """
     h, n, d = size["heads"], size["n"], size["d"]
     q, k, v = random_qkv(h, n, d)
     scale = 1 / math.sqrt(d)
-    steps = [
-        "scale queries",
-        "scores q k^T",
-        "row max",
-        "subtract, exp",
-        "row sum",
-        "weights v",
-        "divide",
-    ]
-    runs: dict[str, list[float]] = {s: [] for s in steps}
+    runs: dict[str, list[float]] = {s: [] for s in blocks.STEPS}
     for _ in range(size["repeats"] + 1):  # the first run is a warm-up
-        spent = dict.fromkeys(steps, 0.0)
+        spent = dict.fromkeys(blocks.STEPS, 0.0)
         tick = time.perf_counter()
 
         def lap(step: str, spent: dict[str, float] = spent) -> None:
@@ -254,27 +246,12 @@ def breakdown(size: dict[str, Any]) -> dict[str, Any]:
             spent[step] += now - tick
             tick = now
 
-        q_scaled = q * scale
-        context = np.empty_like(q)
-        lap("scale queries")
-        for head in range(h):  # one (batch, head) slice at a time, as the library does
-            for rows in blocks.block_slices(n, blocks.rows_per_block(n, n)):
-                scores = blocks.scores_block(q_scaled[head, rows], k[head])
-                lap("scores q k^T")
-                shift = blocks.safe_row_max(scores)
-                lap("row max")
-                np.subtract(scores, shift, out=scores)
-                np.exp(scores, out=scores)
-                lap("subtract, exp")
-                totals = blocks.nonzero_(scores.sum(axis=-1, keepdims=True))
-                lap("row sum")
-                block = np.matmul(scores, v[head], out=context[head, rows])
-                lap("weights v")
-                block /= totals
-                lap("divide")
-        for s in steps:
+        blocks.attend_by_query_blocks(
+            q, k, v, scale, None, is_causal=False, return_weights=False, timer=lap
+        )
+        for s in blocks.STEPS:
             runs[s].append(spent[s])
-    medians = {s: statistics.median(runs[s][1:]) for s in steps}
+    medians = {s: statistics.median(runs[s][1:]) for s in blocks.STEPS}
     return {"heads": h, "n": n, "d": d, "median_s": medians, "total_s": sum(medians.values())}
 
 

@@ -16,6 +16,7 @@ mpl.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from simple_attention.attention import blocks  # noqa: E402
 from simple_attention.plotting import plot_bars  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_attention.py"
@@ -84,6 +85,8 @@ def test_quick_benchmark_runs_and_records_everything(tmp_path: Path) -> None:
         for entry in results["headline"][mode].values():
             assert len(entry["times_s"]) == 3
             assert entry["median_s"] > 0
+    # The steps are those the kernel reports to its timer, not a copy of them.
+    assert list(results["breakdown"]["median_s"]) == list(blocks.STEPS)
     memory = results["memory"]
     assert set(memory["peak_bytes"]) == {
         "textbook numpy",

@@ -186,3 +186,26 @@ class TestMemory:
     def test_causal_does_not_need_more(self) -> None:
         q, k, v = self.inputs()
         assert peak_bytes(sdpa, q, k, v, is_causal=True) < 4 * self.n * self.n / 2
+
+
+class TestTimer:
+    """The benchmark times the kernel through its timer: every step, in order, same result."""
+
+    def test_the_timer_sees_every_step_in_order(
+        self, rng: np.random.Generator, block_elements: int
+    ) -> None:
+        q, k, v = qkv(rng)
+        seen: list[str] = []
+        with_timer, _ = blocks.attend_by_query_blocks(
+            q, k, v, 0.5, None, is_causal=True, return_weights=False, timer=seen.append
+        )
+        without, _ = blocks.attend_by_query_blocks(
+            q, k, v, 0.5, None, is_causal=True, return_weights=False
+        )
+        np.testing.assert_array_equal(with_timer, without)
+        first, per_block = blocks.STEPS[0], list(blocks.STEPS[1:])
+        assert seen[0] == first
+        n_blocks, rest = divmod(len(seen) - 1, len(per_block))
+        assert n_blocks >= 1
+        assert rest == 0
+        assert seen[1:] == per_block * n_blocks

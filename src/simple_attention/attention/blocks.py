@@ -13,7 +13,7 @@ scores is allocated once and then turned into weights without a new temporary at
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from .._validation import check_finite_scores
 from .masks import apply_mask_
 
 __all__ = [
+    "STEPS",
+    "Timer",
     "attend_block",
     "attend_by_query_blocks",
     "block_slices",
@@ -41,6 +43,26 @@ __all__ = [
 # enough for matrix products near full speed, small enough for the passes of the softmax to
 # read from cache. Measured against blocks 4 times smaller and 4 times larger.
 BLOCK_ELEMENTS = 1 << 20
+
+Timer = Callable[[str], None]
+"""Called with the name of each step of :func:`attend_by_query_blocks` as soon as it is done."""
+
+# The steps of attend_by_query_blocks, in order, as a Timer sees them: "scale queries" once,
+# the others once per block. benchmarks/bench_attention.py times the kernel through them.
+STEPS = (
+    "scale queries",
+    "scores q k^T",
+    "mask",
+    "row max",
+    "exp, row sum",
+    "weights v",
+    "divide",
+    "check overflow",
+)
+
+
+def _no_timer(step: str) -> None:
+    """The default :data:`Timer`: nothing to record."""
 
 
 def block_slices(n: int, size: int, stop: int | None = None) -> Iterator[slice]:
@@ -163,6 +185,7 @@ def attend_by_query_blocks(
     *,
     is_causal: bool,
     return_weights: bool,
+    timer: Timer | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Attention of blocks of queries against all the keys they may see.
 
@@ -178,8 +201,11 @@ def attend_by_query_blocks(
 
     ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
     validated (or ``None``). Returns the context ``(..., L, d_v)`` and, if ``return_weights``,
-    the weights ``(..., L, S)`` (else ``None``), both in the working dtype.
+    the weights ``(..., L, S)`` (else ``None``), both in the working dtype. ``timer``, if given,
+    is called after each step with its name (see :data:`STEPS`), to time the steps of the
+    kernel itself rather than a copy of them.
     """
+    lap = _no_timer if timer is None else timer
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     mask_batch = () if mask is None else mask.shape[:-2]
     scores_batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], mask_batch)
@@ -189,6 +215,7 @@ def attend_by_query_blocks(
     # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
         q_scaled = q * scale  # L*d multiplications instead of L*S
+        lap("scale queries")
         for item in batch_items(batch, scores_batch, n_queries * n_keys):
             step = rows_per_block(n_queries, item.size * n_keys)
             for rows in block_slices(n_queries, step):
@@ -201,6 +228,7 @@ def attend_by_query_blocks(
                     (rows, keys) if is_causal else None,
                     item.of(context)[..., rows, :],
                     None if weights is None else item.of(weights)[..., rows, keys],
+                    lap,
                 )
     return context, weights
 
@@ -213,6 +241,7 @@ def attend_block(
     causal: tuple[slice, slice] | None,
     context: np.ndarray,
     weights: np.ndarray | None,
+    lap: Timer = _no_timer,
 ) -> None:
     r"""Attention of one block of queries, written into the views ``context`` and ``weights``.
 
@@ -224,17 +253,27 @@ def attend_block(
     dtype, where the output, their weighted average, does not. Such a block (found by a cheap
     check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
     to the range of the values: halving and doubling are exact, and keep the rounded sums of
-    the average from stepping past the largest number.
+    the average from stepping past the largest number. ``lap`` is called after each step with
+    its name (:data:`STEPS`).
     """
     scores = scores_block(q_block, k_block)
+    lap("scores q k^T")
     if mask is not None:
         scores = apply_mask_(scores, mask)
     if causal is not None:
         hide_future_(scores, *causal)
-    totals = nonzero_(exp_shifted_(scores, safe_row_max(scores)))  # scores now hold exp(x - max)
+    lap("mask")
+    shift = safe_row_max(scores)
+    lap("row max")
+    totals = nonzero_(exp_shifted_(scores, shift))  # scores now hold exp(x - max)
+    lap("exp, row sum")
     np.matmul(scores, v_block, out=context)
+    lap("weights v")
     context /= totals
-    if not np.isfinite(context).all():
+    lap("divide")
+    overflowed = not np.isfinite(context).all()
+    lap("check overflow")
+    if overflowed:
         scores /= totals  # one more pass over the scores, for this block only
         weighted_average_(scores, v_block, context)
         if weights is not None:
