@@ -21,8 +21,6 @@ from .._validation import check_finite_scores
 from .masks import apply_mask_
 
 __all__ = [
-    "STEPS",
-    "Timer",
     "attend_block",
     "attend_by_query_blocks",
     "block_slices",
@@ -62,7 +60,7 @@ STEPS = (
 
 
 def _no_timer(step: str) -> None:
-    """The default :data:`Timer`: nothing to record."""
+    """The default ``Timer``: nothing to record."""
 
 
 def block_slices(n: int, size: int, stop: int | None = None) -> Iterator[slice]:
@@ -202,7 +200,7 @@ def attend_by_query_blocks(
     ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
     validated (or ``None``). Returns the context ``(..., L, d_v)`` and, if ``return_weights``,
     the weights ``(..., L, S)`` (else ``None``), both in the working dtype. ``timer``, if given,
-    is called after each step with its name (see :data:`STEPS`), to time the steps of the
+    is called after each step with its name (see ``STEPS``), to time the steps of the
     kernel itself rather than a copy of them.
     """
     lap = _no_timer if timer is None else timer
@@ -254,7 +252,7 @@ def attend_block(
     check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
     to the range of the values: halving and doubling are exact, and keep the rounded sums of
     the average from stepping past the largest number. ``lap`` is called after each step with
-    its name (:data:`STEPS`).
+    its name (``STEPS``).
     """
     scores = scores_block(q_block, k_block)
     lap("scores q k^T")

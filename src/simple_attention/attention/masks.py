@@ -190,7 +190,7 @@ def apply_mask_(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Apply ``mask`` to ``scores``, in place where the shapes allow, and return the result.
 
     Boolean: ``False`` becomes ``-inf``. Float: added to the scores, after casting it to their
-    dtype. ``mask`` must already be validated by :func:`check_mask`. The result has the
+    dtype. ``mask`` must already be validated by ``check_mask``. The result has the
     broadcast shape of the two and the dtype of ``scores``: ``scores`` itself, or a new array
     only if the mask adds (batch) dimensions of its own. A float mask that takes a score to
     ``+inf`` raises ``FloatingPointError``, as in

@@ -9,8 +9,8 @@ gradient of a loss with respect to the context to its gradients with respect to 
 keys and values.
 
 Each public function validates its inputs once and then calls a kernel that checks nothing:
-:func:`attend` (the formula as it reads, with the weights), :func:`attend_blocked` (the same
-context, a block of queries at a time) and :func:`attend_backward`. The layers call these
+:func:`attend` (the formula as it reads, with the weights), ``attend_blocked`` (the same
+context, a block of queries at a time) and ``attend_backward``. The layers call these
 kernels directly on arrays they have already checked.
 """
 
@@ -113,13 +113,13 @@ def attend(
               \text{weights} = \operatorname{softmax}(\text{scores}), \qquad
               \text{context} = \text{weights}\; V.
 
-    This is the kernel to read: :func:`scaled_dot_product_attention` runs it when the weights
-    are wanted (``return_weights=True``), and the blocked kernel behind it otherwise gives the
-    same numbers without holding the ``(L, S)`` weights. Nothing is checked here: ``q``
-    ``(..., L, d_k)``, ``k`` ``(..., S, d_k)`` and ``v`` ``(..., S, d_v)`` are arrays of one
-    working dtype (float32 or float64), ``mask`` (or ``None``) has passed
-    :func:`~simple_attention.attention.masks.check_mask`, and ``scale`` is a finite float.
-    Returns ``context`` ``(..., L, d_v)`` and ``weights`` ``(..., L, S)`` in that dtype.
+    This is the kernel to read: :func:`~simple_attention.scaled_dot_product_attention` runs it
+    when the weights are wanted (``return_weights=True``), and the blocked kernel behind it
+    otherwise gives the same numbers without holding the ``(L, S)`` weights. Nothing is checked
+    here: ``q`` ``(..., L, d_k)``, ``k`` ``(..., S, d_k)`` and ``v`` ``(..., S, d_v)`` are
+    arrays of one working dtype (float32 or float64), ``mask`` (or ``None``) has passed
+    ``check_mask``, and ``scale`` is a finite float. Returns ``context`` ``(..., L, d_v)`` and
+    ``weights`` ``(..., L, S)`` in that dtype.
 
     A query that may attend to no key has a row of zero weights and a zero context, never NaN.
     The weights are normalised before they meet the values, so the context is a weighted
