@@ -118,7 +118,8 @@ def attend(
     otherwise gives the same numbers without holding the ``(L, S)`` weights. Nothing is checked
     here: ``q`` ``(..., L, d_k)``, ``k`` ``(..., S, d_k)`` and ``v`` ``(..., S, d_v)`` are
     arrays of one working dtype (float32 or float64), ``mask`` (or ``None``) has passed
-    ``check_mask``, and ``scale`` is a finite float. Returns ``context`` ``(..., L, d_v)`` and
+    ``check_mask``, and ``scale`` is a finite float; ``is_causal`` comes without a ``mask`` (the
+    public functions refuse the two together). Returns ``context`` ``(..., L, d_v)`` and
     ``weights`` ``(..., L, S)`` in that dtype.
 
     A query that may attend to no key has a row of zero weights and a zero context, never NaN.
