@@ -59,10 +59,6 @@ STEPS = (
 )
 
 
-def _no_timer(step: str) -> None:
-    """The default ``Timer``: nothing to record."""
-
-
 def block_slices(n: int, size: int, stop: int | None = None) -> Iterator[slice]:
     """Slices ``[0, size), [size, 2 size), ...`` covering ``range(stop)`` (``stop=n`` default)."""
     stop = n if stop is None else min(stop, n)
@@ -203,7 +199,6 @@ def attend_by_query_blocks(
     is called after each step with its name (see ``STEPS``), to time the steps of the
     kernel itself rather than a copy of them.
     """
-    lap = _no_timer if timer is None else timer
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     mask_batch = () if mask is None else mask.shape[:-2]
     scores_batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], mask_batch)
@@ -213,7 +208,8 @@ def attend_by_query_blocks(
     # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
         q_scaled = q * scale  # L*d multiplications instead of L*S
-        lap("scale queries")
+        if timer:
+            timer("scale queries")
         for item in batch_items(batch, scores_batch, n_queries * n_keys):
             step = rows_per_block(n_queries, item.size * n_keys)
             for rows in block_slices(n_queries, step):
@@ -226,7 +222,7 @@ def attend_by_query_blocks(
                     (rows, keys) if is_causal else None,
                     item.of(context)[..., rows, :],
                     None if weights is None else item.of(weights)[..., rows, keys],
-                    lap,
+                    timer,
                 )
     return context, weights
 
@@ -239,7 +235,7 @@ def attend_block(
     causal: tuple[slice, slice] | None,
     context: np.ndarray,
     weights: np.ndarray | None,
-    lap: Timer = _no_timer,
+    timer: Timer | None = None,
 ) -> None:
     r"""Attention of one block of queries, written into the views ``context`` and ``weights``.
 
@@ -251,26 +247,33 @@ def attend_block(
     dtype, where the output, their weighted average, does not. Such a block (found by a cheap
     check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
     to the range of the values: halving and doubling are exact, and keep the rounded sums of
-    the average from stepping past the largest number. ``lap`` is called after each step with
-    its name (``STEPS``).
+    the average from stepping past the largest number. ``timer``, if given, is called after
+    each step with its name (``STEPS``).
     """
     scores = scores_block(q_block, k_block)
-    lap("scores q k^T")
+    if timer:
+        timer("scores q k^T")
     if mask is not None:
         scores = apply_mask_(scores, mask)
     if causal is not None:
         hide_future_(scores, *causal)
-    lap("mask")
+    if timer:
+        timer("mask")
     shift = safe_row_max(scores)
-    lap("row max")
+    if timer:
+        timer("row max")
     totals = nonzero_(exp_shifted_(scores, shift))  # scores now hold exp(x - max)
-    lap("exp, row sum")
+    if timer:
+        timer("exp, row sum")
     np.matmul(scores, v_block, out=context)
-    lap("weights v")
+    if timer:
+        timer("weights v")
     context /= totals
-    lap("divide")
+    if timer:
+        timer("divide")
     overflowed = not np.isfinite(context).all()
-    lap("check overflow")
+    if timer:
+        timer("check overflow")
     if overflowed:
         scores /= totals  # one more pass over the scores, for this block only
         weighted_average_(scores, v_block, context)
