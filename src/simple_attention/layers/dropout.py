@@ -47,7 +47,8 @@ class Dropout(Layer):
               \qquad m_{ij} \sim \operatorname{Bernoulli}(1 - p)\ \text{independently.}
 
     In training mode (the default, as in PyTorch) every call draws a new mask :math:`m`; in
-    evaluation mode (after :meth:`eval`) the layer is the identity. Applied to attention
+    evaluation mode (after :meth:`~simple_attention.Layer.eval`) the layer is the identity. Applied
+    to attention
     weights, the rows of the result no longer sum to 1 in training mode: each kept weight is
     enlarged and each dropped one is lost, so a row sums to 1 only on average over the draws.
 

@@ -145,7 +145,8 @@ class MultiHeadAttention(Layer):
         The attention weights of every head in the last call (before dropout), for plotting;
         ``None`` before the first call. Read-only: the backward pass uses the same array.
     dropout : Dropout
-        The dropout applied to the weights; :meth:`train` and :meth:`eval` switch its mode.
+        The dropout applied to the weights; :meth:`train` and :meth:`~simple_attention.Layer.eval`
+        switch its mode.
     grads : dict of str to ndarray
         Gradients of the four projections from the last :meth:`backward`.
 

@@ -23,7 +23,7 @@ __all__ = ["Model", "TrainingHistory", "accuracy", "attention_match", "train"]
 
 @runtime_checkable
 class Model(Protocol):
-    """What :func:`train` and :func:`accuracy` need of a model.
+    """What :func:`~simple_attention.train` and :func:`~simple_attention.accuracy` need of a model.
 
     Any object with these four members will do (a :class:`~simple_attention.TinyAttentionModel`
     has them all); it need not derive from this class.
@@ -34,7 +34,8 @@ class Model(Protocol):
     * ``model.grads`` are their gradients after ``backward``, under the same names.
 
     Optional: ``model.embedding.vocab_size`` and ``model.positions.max_len``, if present, let
-    :func:`train` check the ids before training; ``model.weights``, if present, is recorded
+    :func:`~simple_attention.train` check the ids before training; ``model.weights``, if present,
+    is recorded
     for the snapshots.
     """
 
@@ -51,7 +52,7 @@ class Model(Protocol):
 
 @dataclass
 class TrainingHistory:
-    """What :func:`train` recorded.
+    """What :func:`~simple_attention.train` recorded.
 
     Attributes
     ----------
@@ -99,7 +100,7 @@ def train(
     Parameters
     ----------
     model : Model
-        Any object with the interface of :class:`Model` (a
+        Any object with the interface of :class:`~simple_attention.training.loop.Model` (a
         :class:`~simple_attention.TinyAttentionModel`, for one); updated in place.
     inputs, targets : array_like of int, shape (n_sequences, n)
         Token ids in and the expected token ids out.
@@ -127,7 +128,8 @@ def train(
     Raises
     ------
     TypeError
-        If ``model`` lacks the interface of :class:`Model`, ``optimizer`` is not an
+        If ``model`` lacks the interface of :class:`~simple_attention.training.loop.Model`,
+        ``optimizer`` is not an
         :class:`~simple_attention.SGD` or :class:`~simple_attention.Adam`, ``inputs``,
         ``targets`` or ``probe`` are not integer token ids, ``steps``, ``batch_size`` or a
         snapshot step is not an integer, ``lr`` is not a real number, or ``snapshot_steps`` is
@@ -221,7 +223,8 @@ def train(
 
 
 def _check_model(model: Any) -> None:
-    """Raise ``TypeError`` if ``model`` lacks a member of the :class:`Model` interface."""
+    """Raise ``TypeError`` if ``model`` lacks a member of the
+    :class:`~simple_attention.training.loop.Model` interface."""
     if not isinstance(model, Model):
         missing = [
             name
@@ -285,7 +288,8 @@ def accuracy(model: Model, inputs: npt.ArrayLike, targets: npt.ArrayLike) -> flo
     Parameters
     ----------
     model : Model
-        Any model with the interface of :class:`Model`; called once on ``inputs`` (so the
+        Any model with the interface of :class:`~simple_attention.training.loop.Model`; called once
+        on ``inputs`` (so the
         weights of a :class:`~simple_attention.TinyAttentionModel` are then those of
         ``inputs``).
     inputs : array_like of int, shape (..., n)
@@ -301,7 +305,8 @@ def accuracy(model: Model, inputs: npt.ArrayLike, targets: npt.ArrayLike) -> flo
     Raises
     ------
     TypeError
-        If ``model`` lacks the interface of :class:`Model`, or ``inputs`` or
+        If ``model`` lacks the interface of :class:`~simple_attention.training.loop.Model`, or
+        ``inputs`` or
         ``targets`` are not integer token ids.
     ValueError
         If ``inputs`` holds no token, ``targets`` does not have the shape of ``inputs`` (no
