@@ -52,6 +52,7 @@ FULL = {
     "loop_n": [16, 32, 64],
     "loop_repeats": 5,
     "memory_n": 16384,
+    "layer_memory_n": 4096,
 }
 QUICK = {
     "heads": 2,
@@ -63,6 +64,7 @@ QUICK = {
     "loop_n": [8],
     "loop_repeats": 2,
     "memory_n": 512,
+    "layer_memory_n": 256,
 }
 ORDER = [
     "matmul floor",
@@ -71,7 +73,12 @@ ORDER = [
     "chunked_attention",
     "torch fused",
 ]
-GOALS = {"sdpa_vs_torch": 1.3, "chunked_memory_mib": 32.0, "loops_speedup": 100.0}
+GOALS = {
+    "sdpa_vs_torch": 1.3,
+    "chunked_memory_mib": 32.0,
+    "loops_speedup": 100.0,
+    "layer_no_weights_memory_mib": 64.0,
+}
 
 
 # --- the implementations being compared ------------------------------------------------------
@@ -273,26 +280,50 @@ def memory_child(variant: str, n: int, d: int) -> None:
     print(json.dumps({"variant": variant, "peak_bytes": peak}))
 
 
+# A layer's forward in evaluation mode, keeping its (heads, L, L) weights for plots or not.
+LAYER_VARIANTS = ["MultiHeadAttention keep_weights=True", "MultiHeadAttention keep_weights=False"]
+LAYER_D_MODEL, LAYER_HEADS = 128, 2
+
+
+def layer_memory_child(variant: str, n: int) -> None:
+    """Print the tracemalloc peak of one layer forward on (1, n, 128) float32 (in a child)."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((1, n, LAYER_D_MODEL)).astype(np.float32)
+    keep = variant.endswith("True")
+    layer = sa.MultiHeadAttention(LAYER_D_MODEL, LAYER_HEADS, keep_weights=keep, rng=0).eval()
+    tracemalloc.start()
+    layer(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(json.dumps({"variant": variant, "peak_bytes": peak}))
+
+
+def child_peak(variant: str, n: int, d: int) -> int:
+    """The peak that ``--memory-child`` measures for ``variant``, in a fresh process."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--memory-child", variant, "--memory-n", str(n), "--d", str(d)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(json.loads(child.stdout)["peak_bytes"])
+
+
+def layer_memory(size: dict[str, Any]) -> dict[str, Any]:
+    n = size["layer_memory_n"]
+    return {
+        "shape": [1, n, LAYER_D_MODEL],
+        "n_heads": LAYER_HEADS,
+        "dtype": "float32",
+        "weights_bytes": LAYER_HEADS * n * n * 4,
+        "peak_bytes": {v: child_peak(v, n, LAYER_D_MODEL) for v in LAYER_VARIANTS},
+    }
+
+
 def memory(size: dict[str, Any]) -> dict[str, Any]:
     n, d = size["memory_n"], size["d"]
-    peaks = {}
-    for variant in MEMORY_VARIANTS:
-        child = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--memory-child",
-                variant,
-                "--memory-n",
-                str(n),
-                "--d",
-                str(d),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        peaks[variant] = json.loads(child.stdout)["peak_bytes"]
+    peaks = {variant: child_peak(variant, n, d) for variant in MEMORY_VARIANTS}
     scores_bytes = n * n * 4
     return {
         "heads": 1,
@@ -390,6 +421,16 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     peak = results["memory"]["peak_bytes"]["chunked_attention"] / MiB
     limit = GOALS["chunked_memory_mib"]
     out.append({"goal": "chunked peak MiB", "value": peak, "limit": limit, "met": peak <= limit})
+    layer_peak = results["layer_memory"]["peak_bytes"][LAYER_VARIANTS[1]] / MiB
+    limit = GOALS["layer_no_weights_memory_mib"]
+    out.append(
+        {
+            "goal": "MHA keep_weights=False peak MiB",
+            "value": layer_peak,
+            "limit": limit,
+            "met": layer_peak <= limit,
+        }
+    )
     speedup = results["loops"]["speedup"][-1]
     limit = GOALS["loops_speedup"]
     out.append(
@@ -428,6 +469,11 @@ def print_report(results: dict[str, Any]) -> None:
     print(f"\npeak extra memory, h=1, n={mem['n']}, d={mem['d']} float32:")
     for name, peak in mem["peak_bytes"].items():
         print(f"    {name:30s} {peak / MiB:9.1f} MiB")
+    lm = results["layer_memory"]
+    shape = "x".join(map(str, lm["shape"]))
+    print(f"\npeak memory of a MultiHeadAttention forward, eval, {shape} float32:")
+    for name, peak in lm["peak_bytes"].items():
+        print(f"    {name:40s} {peak / MiB:9.1f} MiB")
     lp = results["loops"]
     print(
         "\nloops vs vectorised (d=64): "
@@ -459,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--d", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.memory_child in LAYER_VARIANTS:
+        layer_memory_child(args.memory_child, args.memory_n)
+        return 0
     if args.memory_child:
         memory_child(args.memory_child, args.memory_n, args.d)
         return 0
@@ -482,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": sweep(size, torch),
         "loops": loops(size),
         "memory": memory(size),
+        "layer_memory": layer_memory(size),
     }
     results["goals"] = goals(results)
     results["duration_s"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
