@@ -19,7 +19,7 @@ import numpy.typing as npt
 from .._validation import as_float_array, as_rng, check_real, working_dtype
 from .base import Layer
 
-__all__ = ["Dropout", "check_probability"]
+__all__ = ["Dropout"]
 
 
 def check_probability(p: Any, name: str = "p") -> float:
