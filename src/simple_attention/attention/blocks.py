@@ -3,8 +3,9 @@
 The score matrix of ``L`` queries against ``S`` keys has ``L x S`` entries: 64 MiB for 4096
 tokens in float32, per head. Computing it for a block of queries at a time keeps the memory
 bounded and the block in the processor's cache, and lets causal attention skip the keys a block
-of queries cannot see. The functions here are the pieces that :func:`scaled_dot_product_attention`
-and :func:`chunked_attention` share; none of them checks its input, their callers do.
+of queries cannot see. The functions here are the pieces that
+:func:`~simple_attention.scaled_dot_product_attention` and
+:func:`~simple_attention.chunked_attention` share; none of them checks its input, their callers do.
 
 Every function that ends in ``_`` works in place on the block it is given, so that a block of
 scores is allocated once and then turned into weights without a new temporary at each step.
@@ -20,22 +21,9 @@ import numpy as np
 from .._validation import check_finite_scores
 from .masks import apply_mask_
 
-__all__ = [
-    "attend_block",
-    "attend_by_query_blocks",
-    "block_slices",
-    "clip_to_values_",
-    "exp_shifted_",
-    "hide_future_",
-    "mask_block",
-    "nonzero_",
-    "rows_per_block",
-    "safe_row_max",
-    "scores_block",
-    "visible_keys",
-    "weighted_average_",
-    "zero_if_blocked",
-]
+# Only the kernel itself is published: the pieces below are its steps, documented here for the
+# reader of this file, not API of their own.
+__all__ = ["attend_by_query_blocks"]
 
 # About a million scores per block (4 MiB in float32): 256 queries against 4096 keys. Large
 # enough for matrix products near full speed, small enough for the passes of the softmax to
@@ -188,7 +176,7 @@ def attend_by_query_blocks(
     sums comes last and touches only the ``(rows, d_v)`` result: :math:`(P / r)\,V = (P V) / r`
     for a row sum :math:`r`. Only a block whose :math:`P V` overflowed (values near the largest
     number of the dtype) is recomputed as a weighted average, :math:`(P / r)\,V`, which is
-    finite: see :func:`attend_block`.
+    finite: see ``attend_block``.
 
     Blocks are cut per (batch, head) slice once a slice alone fills a block, so that a block
     stays small enough for the cache while its matrix products stay large enough for BLAS.

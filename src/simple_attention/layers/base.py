@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from .._validation import as_float_array, check_flag
 
-__all__ = ["Layer", "sum_outer"]
+__all__ = ["Layer"]
 
 
 class Layer:
