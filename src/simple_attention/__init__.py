@@ -10,7 +10,7 @@ The public names follow the pipeline of the tutorial:
    :func:`context_vector_loop`, :func:`self_attention_loop`;
 5. attention for all queries with matrices: :func:`self_attention`,
    :func:`scaled_dot_product_attention`, :func:`causal_mask`;
-6. trainable weights: :class:`SelfAttention`;
+6. trainable weights: :class:`SelfAttention`, one case of :class:`Attention`;
 7. gradients and training: :func:`scaled_dot_product_attention_backward`, the
    :class:`Layer` interface (``params``, ``backward``, ``grads``),
    :func:`gradcheck`, :class:`PositionalEmbedding`,
@@ -50,12 +50,11 @@ from .attention.softmax import (
     softmax,
     softmax_backward,
 )
-from .layers.attention import SelfAttention
+from .layers.attention import Attention, MultiHeadAttention, SelfAttention
 from .layers.base import Layer
 from .layers.dropout import Dropout
 from .layers.linear import Linear
 from .layers.model import TinyAttentionModel
-from .layers.multihead import MultiHeadAttention
 from .text.embeddings import Embedding, naive_embeddings, seed_inputs
 from .text.padding import pad_batch
 from .text.positions import PositionalEmbedding, sinusoidal_positions
@@ -73,6 +72,7 @@ __all__ = [
     "SGD",
     "UNK",
     "Adam",
+    "Attention",
     "Dropout",
     "Embedding",
     "KVCache",

@@ -93,11 +93,27 @@ class KVCache:
         TypeError
             If ``key`` and ``value`` differ in dtype, or their dtype differs from the cached one.
         """
-        self.keys, self.values = self._extended(key, value)
+        self.keys, self.values = self.extended(key, value)
         return self.keys, self.values
 
-    def _extended(self, key: npt.ArrayLike, value: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """What :meth:`append` would store, checked but not stored: read-only new arrays."""
+    def extended(self, key: npt.ArrayLike, value: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`append` would store and return, checked but not stored.
+
+        Returns new read-only arrays, the keys ``(..., S, d_k)`` and values ``(..., S, d_v)``
+        of the cached positions followed by the new ones; the cache is unchanged. A step that
+        may still fail (a decoding step, say) computes with these and stores them (as
+        :attr:`keys` and :attr:`values`) only once it has succeeded. Raises what
+        :meth:`append` raises.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from simple_attention import KVCache
+        >>> cache = KVCache()
+        >>> keys, values = cache.extended(np.ones((1, 4)), np.zeros((1, 3)))
+        >>> keys.shape, len(cache)
+        ((1, 4), 0)
+        """
         k = as_float_array(key, "key")
         v = as_float_array(value, "value")
         for name, arr in (("key", k), ("value", v)):
