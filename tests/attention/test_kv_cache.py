@@ -182,3 +182,24 @@ def test_decode_step_with_no_new_position():
     layer.decode_step(np.ones((2, 4)), cache)
     assert layer.decode_step(np.ones((0, 4)), cache).shape == (0, 4)
     assert len(cache) == 2
+
+
+def test_extended_returns_what_append_would_store_without_storing_it():
+    cache = KVCache()
+    cache.append(np.zeros((2, 1, 3)), np.zeros((2, 1, 4)))
+    stored_keys = cache.keys
+    keys, values = cache.extended(np.ones((2, 2, 3)), np.ones((2, 2, 4)))
+    assert len(cache) == 1
+    assert cache.keys is stored_keys
+    assert keys.shape == (2, 3, 3)
+    assert values.shape == (2, 3, 4)
+    assert not keys.flags.writeable
+    assert not values.flags.writeable
+    appended = cache.append(np.ones((2, 2, 3)), np.ones((2, 2, 4)))
+    for a, b in zip(appended, (keys, values), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"value has shape \(2, 1, 5\)"):
+        cache.extended(np.ones((2, 1, 3)), np.ones((2, 1, 5)))
+    with pytest.raises(TypeError, match="key has dtype float32"):
+        cache.extended(np.ones((2, 1, 3), np.float32), np.ones((2, 1, 4), np.float32))
+    assert len(cache) == 3

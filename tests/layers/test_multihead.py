@@ -1,4 +1,7 @@
-"""MultiHeadAttention: shapes, validation, equivalences, properties and gradient checks."""
+"""MultiHeadAttention and the Attention class behind it.
+
+Shapes, validation, equivalences, properties and gradient checks.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simple_attention import (
+    Attention,
+    KVCache,
     MultiHeadAttention,
     SelfAttention,
     causal_mask,
@@ -15,6 +20,7 @@ from simple_attention import (
     key_padding_mask,
     scaled_dot_product_attention,
 )
+from simple_attention.layers import attention as attention_module
 from simple_attention.layers.multihead import merge_heads, split_heads
 
 from tolerances import FLOAT_DTYPES, TOLERANCES
@@ -461,3 +467,158 @@ def test_keep_weights_false_in_eval_holds_no_weights_and_less_memory() -> None:
     assert layer.weights is None
     with pytest.raises(RuntimeError, match="keep_weights=False"):
         layer.backward(np.ones_like(out))
+
+
+# --- one Attention class: its configurations, dropout, and the query/key hook ------------
+
+
+class RotatedAttention(Attention):
+    """Rotates each pair of query and key features by an angle that grows with the position."""
+
+    def _angles(self, positions):
+        # One frequency per feature pair, as rotary position embeddings use.
+        frequencies = 1.0 / 3.0 ** np.arange(self.d_head // 2)
+        return positions[:, None] * frequencies  # (n, d_head // 2)
+
+    def _rotate(self, x, angles):
+        even, odd = x[..., 0::2], x[..., 1::2]
+        cos, sin = np.cos(angles), np.sin(angles)
+        out = np.empty_like(x)
+        out[..., 0::2] = even * cos - odd * sin
+        out[..., 1::2] = even * sin + odd * cos
+        return out
+
+    def transform_qk(self, query, key, positions):
+        angles = self._angles(positions)
+        return self._rotate(query, angles), self._rotate(key, angles)
+
+    def transform_qk_backward(self, grad_query, grad_key, positions):
+        angles = -self._angles(positions)  # a rotation's transpose is its inverse
+        return self._rotate(grad_query, angles), self._rotate(grad_key, angles)
+
+
+def test_self_attention_and_multi_head_are_configurations_of_attention():
+    x = np.random.default_rng(1).standard_normal((2, 5, 6))
+    pairs = [
+        (SelfAttention(6, 4, rng=3), Attention(6, 4, rng=3)),
+        (
+            MultiHeadAttention(6, 3, rng=3),
+            Attention(6, 6, n_heads=3, out_projection=True, rng=3),
+        ),
+    ]
+    for layer, general in pairs:
+        assert isinstance(layer, Attention)
+        assert list(layer.params) == list(general.params)
+        for name in layer.params:
+            np.testing.assert_array_equal(layer.params[name], general.params[name])
+        np.testing.assert_array_equal(layer(x, is_causal=True), general(x, is_causal=True))
+        np.testing.assert_array_equal(layer.weights, general.weights)
+
+
+def test_the_initial_weights_are_drawn_in_the_documented_order():
+    rng = np.random.default_rng(5)
+    bound = 1 / np.sqrt(6)
+    expected = [rng.uniform(-bound, bound, (6, 6)) for _ in range(4)]
+    layer = MultiHeadAttention(6, 2, rng=5)
+    for W, name in zip(expected, ["W_query", "W_key", "W_value", "W_out"], strict=True):
+        np.testing.assert_array_equal(layer.params[name], W)
+    rng = np.random.default_rng(5)
+    expected = [rng.uniform(-1 / 2, 1 / 2, (4, 3)) for _ in range(3)]
+    layer = SelfAttention(4, 3, rng=5)
+    for W, name in zip(expected, ["W_query", "W_key", "W_value"], strict=True):
+        np.testing.assert_array_equal(layer.params[name], W)
+
+
+def test_heads_without_an_output_projection_return_the_merged_heads():
+    layer = Attention(4, 6, n_heads=3, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    assert list(layer.params) == ["W_query", "W_key", "W_value"]
+    expected = np.concatenate(
+        [
+            scaled_dot_product_attention(
+                x @ layer.W_query[:, cols], x @ layer.W_key[:, cols], x @ layer.W_value[:, cols]
+            )
+            for cols in (slice(0, 2), slice(2, 4), slice(4, 6))
+        ],
+        axis=-1,
+    )
+    np.testing.assert_allclose(layer(x), expected, rtol=0, atol=ATOL)
+    assert layer.weights.shape == (3, 5, 5)
+    errors = gradcheck_layer(layer, x, rng=0, is_causal=True)
+    assert sorted(errors) == ["W_key", "W_query", "W_value", "x"]
+    assert max(errors.values()) < MAX_ERROR, errors
+
+
+def test_multi_head_scale_is_applied_to_every_head():
+    layer = MultiHeadAttention(4, 2, scale=0.3, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    np.testing.assert_allclose(
+        layer(x, is_causal=True), per_head_loop(layer, x, is_causal=True, scale=0.3), atol=ATOL
+    )
+    errors = gradcheck_layer(layer, x, rng=0, is_causal=True)
+    assert max(errors.values()) < MAX_ERROR, errors
+
+
+def test_dropout_computes_the_context_once_from_the_dropped_weights(monkeypatch):
+    x = np.random.default_rng(1).standard_normal((2, 5, 4))
+    layer = MultiHeadAttention(4, 2, dropout=0.5, rng=7)
+    twin = MultiHeadAttention(4, 2, dropout=0.5, rng=7)
+    values_attended = []
+    attend = attention_module.attend
+
+    def spy(q, k, v, **kwargs):
+        values_attended.append(v.shape[-1])
+        return attend(q, k, v, **kwargs)
+
+    monkeypatch.setattr(attention_module, "attend", spy)
+    out = layer(x, is_causal=True)
+    assert values_attended == [0]  # the weights alone: no context to throw away
+    # The same numbers step by step: the weights, the same dropout draw, then the values.
+    twin.eval()
+    twin(x, is_causal=True)
+    twin.train()
+    dropped = twin.dropout(twin.weights)
+    value = split_heads(x @ twin.W_value, 2)
+    np.testing.assert_allclose(out, merge_heads(dropped @ value) @ twin.W_out, atol=ATOL)
+
+
+def test_self_attention_takes_dropout_and_keep_weights():
+    x = np.random.default_rng(1).standard_normal((2, 5, 4))
+    layer = SelfAttention(4, 3, dropout=0.5, keep_weights=False, rng=0)
+    assert layer.dropout.p == 0.5
+    kept_in_training = layer(x)
+    assert layer.weights is not None
+    layer.backward(np.ones_like(kept_in_training))
+    reference = SelfAttention(4, 3, rng=0).eval()
+    out = layer.eval()(x)
+    assert layer.weights is None
+    np.testing.assert_allclose(out, reference(x), rtol=0, atol=ATOL)
+    with pytest.raises(RuntimeError, match="keep_weights=False"):
+        layer.backward(np.ones_like(out))
+    with pytest.raises(ValueError, match="pass either mask= or is_causal=True"):
+        layer(x, mask=causal_mask(5), is_causal=True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(
+            lambda: RotatedAttention(4, 6, n_heads=3, out_projection=True, rng=0), id="heads"
+        ),
+        pytest.param(lambda: RotatedAttention(4, 4, rng=0), id="one head, no heads axis"),
+    ],
+)
+def test_a_query_key_transform_gets_gradients_and_decodes_as_one_causal_call(make):
+    layer = make()
+    x = np.random.default_rng(1).standard_normal((2, 5, 4))
+    plain = Attention(
+        4, layer.d_out, n_heads=layer.n_heads, out_projection=layer.out_projection, rng=0
+    )
+    full = layer(x, is_causal=True)
+    assert not np.allclose(full, plain(x, is_causal=True))  # the rotation changes the scores
+    errors = gradcheck_layer(layer, x, rng=0, is_causal=True)
+    assert max(errors.values()) < MAX_ERROR, errors
+    cache = KVCache()
+    steps = [layer.decode_step(x[..., t : t + 1, :], cache) for t in range(2)]
+    steps.append(layer.decode_step(x[..., 2:, :], cache))  # three positions at once
+    np.testing.assert_allclose(np.concatenate(steps, axis=-2), full, rtol=0, atol=ATOL)

@@ -492,20 +492,29 @@ class SelfAttention(Attention):
         The factor applied to the scores; ``None`` (the default) means
         :math:`1/\sqrt{d_\text{out}}`, the size of a query or key. Set it to study what the
         scaling does (``scale=1.0`` is the unscaled dot product).
+    dropout : float, default 0.0
+        Probability of dropping each attention weight in training mode (see
+        :class:`~simple_attention.Dropout`), drawn from ``rng`` after the initial weights.
+    keep_weights : bool, default True
+        Keep the attention weights of each call in :attr:`weights`; with ``False``, a call in
+        evaluation mode holds no ``(..., n, n)`` array (see :class:`Attention`).
 
     Attributes
     ----------
     W_query, W_key, W_value : ndarray, shape (d_in, d_out)
         The projections, applied as ``x @ W``.
     weights : ndarray, shape (..., n, n) or None
-        The attention weights of the last call, for plotting; ``None`` before the first call.
-        Read-only: the backward pass uses the same array.
+        The attention weights of the last call (before dropout), for plotting; ``None`` before
+        the first call. Read-only: the backward pass uses the same array.
+    dropout : Dropout
+        The dropout applied to the weights.
     grads : dict of str to ndarray
         Gradients of ``W_query``, ``W_key`` and ``W_value`` from the last :meth:`backward`.
 
     See Also
     --------
     scaled_dot_product_attention : the attention step inside the layer.
+    simple_attention.Attention : the general layer: heads, output projection, decoding.
 
     Examples
     --------
@@ -580,6 +589,9 @@ class MultiHeadAttention(Attention):
         Probability of dropping each attention weight in training mode (see
         :class:`~simple_attention.Dropout`). With ``dropout > 0`` the rows of the weights that
         produce the output no longer sum to 1 while training.
+    scale : float, optional
+        The factor applied to the scores; ``None`` (the default) means
+        :math:`1/\sqrt{d_\text{head}}`.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for the initial weights, drawn uniformly from
         :math:`[-1/\sqrt{d_\text{model}}, 1/\sqrt{d_\text{model}}]`, and then for the dropout
@@ -620,6 +632,7 @@ class MultiHeadAttention(Attention):
     --------
     simple_attention.key_padding_mask : the ``(B, 1, 1, S)`` mask for padded batches.
     simple_attention.KVCache : step-by-step decoding with :meth:`decode_step`.
+    simple_attention.Attention : the general layer, of which this is one configuration.
 
     Examples
     --------
