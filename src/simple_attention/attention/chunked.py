@@ -24,7 +24,7 @@ from .blocks import (
     visible_keys,
     zero_if_blocked,
 )
-from .masks import apply_mask_, check_mask
+from .masks import apply_mask_, resolve_mask
 from .scaled import check_qkv, resolve_scale
 
 __all__ = ["chunked_attention"]
@@ -171,12 +171,7 @@ def chunked_attention(
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
-    if is_causal and mask is not None:
-        raise ValueError(
-            "pass either mask= or is_causal=True, not both; combine them yourself with "
-            "causal_mask(n_queries, n_keys) & mask"
-        )
-    mask_arr = None if mask is None else check_mask(mask, scores_shape)
+    mask_arr = resolve_mask(mask, is_causal, scores_shape)
     mask_batch = () if mask_arr is None else mask_arr.shape[:-2]
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], mask_batch)
 

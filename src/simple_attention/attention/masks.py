@@ -186,6 +186,23 @@ def check_mask(mask: npt.ArrayLike, scores_shape: tuple[int, ...]) -> np.ndarray
     return arr
 
 
+def resolve_mask(
+    mask: npt.ArrayLike | None, is_causal: bool, scores_shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """Check ``mask`` against scores ``(..., L, S)``, and refuse it together with ``is_causal``.
+
+    The one place where every attention function and layer applies the rule "pass either
+    ``mask=`` or ``is_causal=True``": combining the two is the caller's choice to make
+    explicitly, ``causal_mask(L, S) & mask``. Returns the validated mask, or ``None``.
+    """
+    if is_causal and mask is not None:
+        raise ValueError(
+            "pass either mask= or is_causal=True, not both; combine them yourself with "
+            "causal_mask(n_queries, n_keys) & mask"
+        )
+    return None if mask is None else check_mask(mask, scores_shape)
+
+
 def apply_mask_(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Apply ``mask`` to ``scores``, in place where the shapes allow, and return the result.
 

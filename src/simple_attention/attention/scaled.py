@@ -31,7 +31,7 @@ from .._validation import (
     working_dtype,
 )
 from .blocks import attend_by_query_blocks, weighted_average_
-from .masks import apply_mask_, causal_mask, check_mask
+from .masks import apply_mask_, causal_mask, resolve_mask
 from .softmax import stable_softmax_, stable_softmax_backward
 
 __all__ = [
@@ -98,6 +98,30 @@ def resolve_scale(scale: float | None, d_k: int) -> float:
     return check_scale(scale)
 
 
+def attention_weights(
+    q: np.ndarray,
+    k: np.ndarray,
+    *,
+    scale: float,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+) -> np.ndarray:
+    r"""The first half of :func:`attend`: :math:`\operatorname{softmax}(s\,QK^\top + M)`.
+
+    Unchecked, with the same conventions as :func:`attend`; returns the weights
+    ``(..., L, S)``. A layer that drops weights out before the value product starts here.
+    """
+    n_queries, n_keys = q.shape[-2], k.shape[-2]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
+    check_finite_scores(scores)
+    if is_causal:
+        mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
+    if mask is not None:
+        scores = apply_mask_(scores, mask)  # -inf where blocked
+    return stable_softmax_(scores)  # in place; a fully blocked row gives zeros
+
+
 def attend(
     q: np.ndarray,
     k: np.ndarray,
@@ -137,15 +161,7 @@ def attend(
     array([[1.    , 0.    ],
            [0.2689, 0.7311]])
     """
-    n_queries, n_keys = q.shape[-2], k.shape[-2]
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
-        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
-    check_finite_scores(scores)
-    if is_causal:
-        mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
-    if mask is not None:
-        scores = apply_mask_(scores, mask)  # -inf where blocked
-    weights = stable_softmax_(scores)  # in place; a fully blocked row gives zeros
+    weights = attention_weights(q, k, scale=scale, mask=mask, is_causal=is_causal)
     with np.errstate(over="ignore", invalid="ignore"):
         context = weights @ v  # (..., L, d_v)
     if not np.isfinite(context).all():
@@ -323,12 +339,7 @@ def scaled_dot_product_attention(
 
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     scores_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), n_queries, n_keys)
-    if is_causal and mask is not None:
-        raise ValueError(
-            "pass either mask= or is_causal=True, not both; combine them yourself with "
-            "causal_mask(n_queries, n_keys) & mask"
-        )
-    mask_arr = None if mask is None else check_mask(mask, scores_shape)
+    mask_arr = resolve_mask(mask, is_causal, scores_shape)
 
     if return_weights:
         context, weights = attend(q, k, v, scale=scale, mask=mask_arr, is_causal=is_causal)

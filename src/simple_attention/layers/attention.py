@@ -20,11 +20,12 @@ import numpy.typing as npt
 
 from .._validation import as_rng, check_flag, check_positive_int, check_scale, working_dtype
 from ..attention.kv_cache import KVCache
-from ..attention.masks import causal_mask_bottom_right, check_mask
+from ..attention.masks import causal_mask_bottom_right, resolve_mask
 from ..attention.scaled import (
     attend,
     attend_backward,
     attend_blocked,
+    attention_weights,
     backward_through_scores,
     resolve_scale,
     sum_to_shape,
@@ -252,12 +253,7 @@ class Attention(Layer):
         query, key, value = self._project(xw, positions)
         scale = resolve_scale(self.scale, self.d_head)
         scores_shape = (*query.shape[:-1], key.shape[-2])
-        if is_causal and mask is not None:
-            raise ValueError(
-                "pass either mask= or is_causal=True, not both; combine them yourself with "
-                "causal_mask(n_queries, n_keys) & mask"
-            )
-        mask_arr = None if mask is None else check_mask(mask, scores_shape)
+        mask_arr = resolve_mask(mask, is_causal, scores_shape)
 
         if not (self.keep_weights or self.training):
             # Evaluation without the weights: no (..., L, S) array, nothing for backward.
@@ -271,9 +267,9 @@ class Attention(Layer):
         rng_state = self.dropout.rng.bit_generator.state
         try:
             if self.dropout.active:
-                # The weights alone (an empty value): the context comes from the dropped ones.
-                _, weights = attend(
-                    query, key, value[..., :0], scale=scale, mask=mask_arr, is_causal=is_causal
+                # The context comes from the dropped weights, so only the weights are computed.
+                weights = attention_weights(
+                    query, key, scale=scale, mask=mask_arr, is_causal=is_causal
                 )
                 dropped = self.dropout(weights)
                 context = dropped @ value
