@@ -97,9 +97,8 @@ def load_corpus(*, plain: bool = False) -> str:
     ----------
     plain : bool, default False
         Replace typographic quotes, dashes and ellipses by ASCII ones
-        (:func:`plain_punctuation`). Not needed: a :class:`~simple_attention.text.chars.
-        CharVocabulary` knows every character of its text. It only removes a handful of
-        rare characters from the vocabulary.
+        (:func:`plain_punctuation`). Not needed, since a character vocabulary knows every
+        character of its text; it only removes a handful of rare characters from it.
 
     Returns
     -------
