@@ -1,7 +1,7 @@
 """A corpus of real English prose that every Python installation already has.
 
 A character-level language model needs real, human-written text, and this library downloads
-nothing and ships nobody's prose. CPython ships some: :mod:`pydoc_data.topics`, the help
+nothing and ships nobody's prose. CPython ships some: ``pydoc_data.topics``, the help
 topics that ``help("assert")`` or ``help("for")`` prints. It is a dict from topic name to text,
 the chapters of *The Python Language Reference* (statements, expressions, the data model,
 built-in types) rendered by Sphinx as plain text when CPython is released; the installed
@@ -54,9 +54,9 @@ _PLAIN = str.maketrans(
 
 
 class CorpusNotFoundError(ImportError):
-    """The Python help topics (:mod:`pydoc_data.topics`) are not installed.
+    """The Python help topics (``pydoc_data.topics``) are not installed.
 
-    An :class:`ImportError`, since that is what is missing: a module of the standard library.
+    An ``ImportError``, since that is what is missing: a module of the standard library.
 
     Examples
     --------
@@ -108,7 +108,7 @@ def load_corpus(*, plain: bool = False) -> str:
     Raises
     ------
     CorpusNotFoundError
-        If this Python has no :mod:`pydoc_data.topics`.
+        If this Python has no ``pydoc_data.topics``.
     TypeError
         If ``plain`` is not a bool.
 
