@@ -11,6 +11,7 @@ import pytest
 from simple_attention import (
     Dropout,
     Embedding,
+    FeedForward,
     Linear,
     MultiHeadAttention,
     PositionalEmbedding,
@@ -58,6 +59,7 @@ RANDOM: dict[str, Callable[[Any], list[np.ndarray]]] = {
     "Embedding": lambda rng: [Embedding(6, 3, rng=rng).weight],
     "PositionalEmbedding": lambda rng: [PositionalEmbedding(5, 3, rng=rng).weight],
     "Linear": lambda rng: [Linear(3, 2, rng=rng).W],
+    "FeedForward": lambda rng: list(FeedForward(4, rng=rng).params.values()),
     "SelfAttention": lambda rng: list(SelfAttention(3, 2, rng=rng).params.values()),
     "MultiHeadAttention": lambda rng: list(MultiHeadAttention(4, 2, rng=rng).params.values()),
     "TinyAttentionModel": lambda rng: list(TinyAttentionModel(6, 4, 4, rng=rng).params.values()),

@@ -53,14 +53,16 @@ from .attention.softmax import (
 from .layers.attention import Attention, MultiHeadAttention, SelfAttention
 from .layers.base import Layer
 from .layers.dropout import Dropout
+from .layers.feedforward import GELU, FeedForward, gelu, gelu_backward
 from .layers.linear import Linear
 from .layers.model import TinyAttentionModel
+from .layers.norm import LayerNorm
 from .text.embeddings import Embedding, naive_embeddings, seed_inputs
 from .text.padding import pad_batch
 from .text.positions import PositionalEmbedding, sinusoidal_positions
 from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
 from .training.gradcheck import gradcheck, gradcheck_layer, numerical_gradient, relative_error
-from .training.loop import TrainingHistory, accuracy, attention_match, train
+from .training.loop import Model, TrainingHistory, accuracy, attention_match, train
 from .training.losses import softmax_cross_entropy
 from .training.optim import SGD, Adam
 from .training.tasks import ReverseTask, reverse_pattern, reverse_task
@@ -68,6 +70,7 @@ from .training.tasks import ReverseTask, reverse_pattern, reverse_task
 __version__ = "0.1.0"
 
 __all__ = [
+    "GELU",
     "PAD",
     "SGD",
     "UNK",
@@ -75,9 +78,12 @@ __all__ = [
     "Attention",
     "Dropout",
     "Embedding",
+    "FeedForward",
     "KVCache",
     "Layer",
+    "LayerNorm",
     "Linear",
+    "Model",
     "MultiHeadAttention",
     "PositionalEmbedding",
     "ReverseTask",
@@ -92,6 +98,8 @@ __all__ = [
     "causal_mask_bottom_right",
     "chunked_attention",
     "context_vector_loop",
+    "gelu",
+    "gelu_backward",
     "gradcheck",
     "gradcheck_layer",
     "key_padding_mask",
