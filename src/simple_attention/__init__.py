@@ -57,10 +57,19 @@ from .layers.feedforward import GELU, FeedForward, gelu, gelu_backward
 from .layers.linear import Linear
 from .layers.model import TinyAttentionModel
 from .layers.norm import LayerNorm
+from .text.chars import CharVocabulary
 from .text.embeddings import Embedding, naive_embeddings, seed_inputs
 from .text.padding import pad_batch
 from .text.positions import PositionalEmbedding, sinusoidal_positions
 from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
+from .training.baselines import BigramModel, UnigramModel, bigram_nats, unigram_nats
+from .training.corpus import (
+    CORPUS_SEPARATOR,
+    CorpusNotFoundError,
+    load_corpus,
+    plain_punctuation,
+    split_corpus,
+)
 from .training.gradcheck import gradcheck, gradcheck_layer, numerical_gradient, relative_error
 from .training.loop import Model, TrainingHistory, accuracy, attention_match, train
 from .training.losses import softmax_cross_entropy
@@ -70,12 +79,16 @@ from .training.tasks import ReverseTask, reverse_pattern, reverse_task
 __version__ = "0.1.0"
 
 __all__ = [
+    "CORPUS_SEPARATOR",
     "GELU",
     "PAD",
     "SGD",
     "UNK",
     "Adam",
     "Attention",
+    "BigramModel",
+    "CharVocabulary",
+    "CorpusNotFoundError",
     "Dropout",
     "Embedding",
     "FeedForward",
@@ -90,10 +103,12 @@ __all__ = [
     "SelfAttention",
     "TinyAttentionModel",
     "TrainingHistory",
+    "UnigramModel",
     "Vocabulary",
     "accuracy",
     "attention_match",
     "attention_scores_loop",
+    "bigram_nats",
     "causal_mask",
     "causal_mask_bottom_right",
     "chunked_attention",
@@ -103,12 +118,14 @@ __all__ = [
     "gradcheck",
     "gradcheck_layer",
     "key_padding_mask",
+    "load_corpus",
     "log_softmax",
     "log_softmax_backward",
     "naive_embeddings",
     "naive_softmax",
     "numerical_gradient",
     "pad_batch",
+    "plain_punctuation",
     "relative_error",
     "reverse_pattern",
     "reverse_task",
@@ -122,6 +139,8 @@ __all__ = [
     "softmax",
     "softmax_backward",
     "softmax_cross_entropy",
+    "split_corpus",
     "tokenize",
     "train",
+    "unigram_nats",
 ]
