@@ -52,6 +52,10 @@ def data_doc(entry: public_api.PublicName) -> str:
     return "\n".join(docs.get(("", short), [])).strip()
 
 
+#: The bases whose members a class page leaves out (see :func:`stub`).
+INHERITED_UP_TO = "Layer, ImportError, Protocol, object"
+
+
 def stub(entry: public_api.PublicName, package: str) -> str:
     """The reST page of one public name."""
     full_name, obj = entry.full_name, entry.obj
@@ -62,7 +66,13 @@ def stub(entry: public_api.PublicName, package: str) -> str:
         f".. currentmodule:: {module}\n\n"
     )
     if inspect.isclass(obj):
-        body = f".. autoclass:: {short}\n   :members:\n   :special-members: __call__\n"
+        # A class shows what it inherits from the library's own classes (SelfAttention the
+        # methods of Attention, Adam the step of Optimizer), but not the Layer interface every
+        # layer shares, which has a page of its own, nor what Python's classes provide.
+        body = (
+            f".. autoclass:: {short}\n   :members:\n   :special-members: __call__\n"
+            f"   :inherited-members: {INHERITED_UP_TO}\n"
+        )
     elif callable(obj):
         body = f".. autofunction:: {short}\n"
     else:
