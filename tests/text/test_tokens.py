@@ -181,13 +181,13 @@ class TestVocabulary:
         assert vocab.decode([2, 3, 0, 0]) == "a b"
         with pytest.raises(ValueError, match=r"ids must lie in \[0, 4\)"):
             vocab.decode([2, 9])
-        with pytest.raises(TypeError, match="ids must be integers"):
+        with pytest.raises(TypeError, match="ids must hold integers"):
             vocab.decode([2.0])
         with pytest.raises(ValueError, match="one-dimensional"):
             vocab.decode([[2]])
         with pytest.raises(ValueError, match=r"ids must lie in \[0, 4\), got -1"):
             vocab.decode([2, -1, 3])
-        with pytest.raises(TypeError, match="ids must be integers"):
+        with pytest.raises(TypeError, match="ids must hold integers"):
             vocab.decode([True])
         assert vocab.decode([]) == ""
         assert vocab.decode(np.array([], dtype=str)) == ""

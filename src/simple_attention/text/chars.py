@@ -29,7 +29,7 @@ def _code_points(text: str) -> np.ndarray:
 def as_ids(ids: npt.ArrayLike, name: str, size: int) -> np.ndarray:
     """``ids`` as a one-dimensional int64 array of ids in ``[0, size)``, or raise.
 
-    Shared by the character vocabulary and the character baselines; not part of the public
+    Shared by both vocabularies and the character baselines; not part of the public
     API of :mod:`simple_attention`.
 
     Raises

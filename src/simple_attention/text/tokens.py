@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._validation import as_rng, check_positive_int
+from .chars import as_ids
 
 __all__ = ["PAD", "UNK", "Vocabulary", "sample_tokens", "tokenize"]
 
@@ -441,15 +442,7 @@ class Vocabulary:
         >>> Vocabulary.from_text("one step").decode([3, 2, 0, 0])
         'step one'
         """
-        arr = np.asarray(ids)
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
-        if arr.ndim != 1:
-            raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
-        if arr.size:
-            outside = (arr < 0) | (arr >= len(self))
-            if outside.any():
-                raise ValueError(f"ids must lie in [0, {len(self)}), got {arr[outside][0]}")
+        arr = as_ids(ids, "ids", len(self))
         return " ".join(self.tokens[i] for i in arr.tolist() if i != self.pad_id)
 
 
