@@ -20,7 +20,12 @@ The public names follow the pipeline of the tutorial:
 8. masks, padding and dropout: :func:`pad_batch`, :func:`key_padding_mask`,
    :meth:`Vocabulary.encode_batch`, :class:`Dropout`;
 9. multi-head attention and decoding: :class:`MultiHeadAttention`, :class:`KVCache`,
-   :func:`causal_mask_bottom_right`.
+   :func:`causal_mask_bottom_right`;
+10. the transformer block: :class:`LayerNorm`, :func:`gelu`, :class:`FeedForward`,
+    :class:`TransformerBlock`;
+11. a tiny language model: :class:`CharVocabulary`, :func:`load_corpus`,
+    :func:`next_token_pairs`, :class:`BigramModel`, :class:`TinyGPT`, :func:`generate`,
+    :func:`save_weights`, :func:`load_weights`.
 
 The subpackages follow the same pipeline, so each idea lives where the tutorial introduces it:
 
@@ -28,7 +33,9 @@ The subpackages follow the same pipeline, so each idea lives where the tutorial 
 * ``attention``: softmax, the loops, scaled dot-product attention, masks, the blocked and
   chunked kernels and the key-value cache (steps 3-5 and the memory-efficient page);
 * ``layers``: the :class:`Layer` base class and the trainable layers and models (steps 6-9);
-* ``training``: losses, optimizers, gradient checks, the training loop and toy tasks;
+* ``training``: losses, optimizers, gradient checks, the training loop, tasks, the corpus,
+  baselines and checkpoints;
+* ``generation``: sampling text from a trained model;
 * ``plotting``: the figures of the tutorial (needs the ``plot`` extra).
 
 Every public name is importable from ``simple_attention`` itself.
@@ -50,10 +57,13 @@ from .attention.softmax import (
     softmax,
     softmax_backward,
 )
+from .generation.sampling import generate, next_token_distribution
 from .layers.attention import Attention, MultiHeadAttention, SelfAttention
 from .layers.base import Layer
+from .layers.block import TransformerBlock
 from .layers.dropout import Dropout
 from .layers.feedforward import GELU, FeedForward, gelu, gelu_backward
+from .layers.gpt import TinyGPT
 from .layers.linear import Linear
 from .layers.model import TinyAttentionModel
 from .layers.norm import LayerNorm
@@ -63,6 +73,7 @@ from .text.padding import pad_batch
 from .text.positions import PositionalEmbedding, sinusoidal_positions
 from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
 from .training.baselines import BigramModel, UnigramModel, bigram_nats, unigram_nats
+from .training.checkpoint import load_weights, save_weights
 from .training.corpus import (
     CORPUS_SEPARATOR,
     CorpusNotFoundError,
@@ -74,7 +85,7 @@ from .training.gradcheck import gradcheck, gradcheck_layer, numerical_gradient, 
 from .training.loop import Model, TrainingHistory, accuracy, attention_match, train
 from .training.losses import softmax_cross_entropy
 from .training.optim import SGD, Adam
-from .training.tasks import ReverseTask, reverse_pattern, reverse_task
+from .training.tasks import ReverseTask, next_token_pairs, reverse_pattern, reverse_task
 
 __version__ = "0.1.0"
 
@@ -102,7 +113,9 @@ __all__ = [
     "ReverseTask",
     "SelfAttention",
     "TinyAttentionModel",
+    "TinyGPT",
     "TrainingHistory",
+    "TransformerBlock",
     "UnigramModel",
     "Vocabulary",
     "accuracy",
@@ -115,14 +128,18 @@ __all__ = [
     "context_vector_loop",
     "gelu",
     "gelu_backward",
+    "generate",
     "gradcheck",
     "gradcheck_layer",
     "key_padding_mask",
     "load_corpus",
+    "load_weights",
     "log_softmax",
     "log_softmax_backward",
     "naive_embeddings",
     "naive_softmax",
+    "next_token_distribution",
+    "next_token_pairs",
     "numerical_gradient",
     "pad_batch",
     "plain_punctuation",
@@ -130,6 +147,7 @@ __all__ = [
     "reverse_pattern",
     "reverse_task",
     "sample_tokens",
+    "save_weights",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "seed_inputs",

@@ -1,10 +1,14 @@
-"""A toy task whose ideal attention pattern is known in advance: reversing a sequence.
+"""What the models are trained on: a toy task with a known answer, and next-token prediction.
 
-To output the reversed sequence, output position ``i`` must copy the token at input position
-``n - 1 - i``. A single attention layer can do that exactly by putting all of query ``i``'s
-weight on key ``n - 1 - i``: the ideal weights are the anti-diagonal. Training starts from
-random weights, so watching the learned weights converge to that known pattern shows attention
-*learning where to look*.
+Reversing a sequence is a task whose ideal attention pattern is known in advance. To output the
+reversed sequence, output position ``i`` must copy the token at input position ``n - 1 - i``. A
+single attention layer can do that exactly by putting all of query ``i``'s weight on key
+``n - 1 - i``: the ideal weights are the anti-diagonal. Training starts from random weights, so
+watching the learned weights converge to that known pattern shows attention *learning where to
+look*.
+
+A language model is trained on a text instead: at every position, predict the next token.
+:func:`next_token_pairs` cuts the text into windows, each with its targets shifted by one.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validation import as_rng, check_positive_int
+from ..text.chars import as_ids
 
-__all__ = ["ReverseTask", "reverse_pattern", "reverse_task"]
+__all__ = ["ReverseTask", "next_token_pairs", "reverse_pattern", "reverse_task"]
 
 
 def reverse_pattern(length: int) -> np.ndarray:
@@ -181,3 +187,63 @@ def _sample_without_replacement(
     codes = generator.choice(vocab_size**length, size=n_total, replace=False)
     powers = vocab_size ** np.arange(length - 1, -1, -1, dtype=np.int64)
     return (codes[:, None] // powers) % vocab_size
+
+
+def next_token_pairs(ids: npt.ArrayLike, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``length`` tokens of ``ids``, and the same window shifted by one.
+
+    ``inputs[i] = ids[i : i + length]`` and ``targets[i] = ids[i + 1 : i + length + 1]``: at
+    every position of a window, the target is the token that follows. Every position counts
+    in the loss, so a window of ``length`` tokens gives ``length`` predictions, from a context
+    of one token up to ``length``.
+
+    The windows are read-only views of one copy of ``ids``
+    (:func:`numpy.lib.stride_tricks.sliding_window_view`), so a text of ``N`` tokens costs
+    ``N`` ids of memory, not ``N * length``; drawing a batch (``inputs[batch]``) copies only
+    that batch.
+
+    Parameters
+    ----------
+    ids : array_like of int, shape (N,)
+        The encoded text, non-negative integers.
+    length : int
+        Tokens per window, ``1 <= length < N``.
+
+    Returns
+    -------
+    inputs, targets : ndarray of int64, shape (N - length, length)
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` does not hold integers or ``length`` is not an integer.
+    ValueError
+        If ``ids`` is not one-dimensional, holds a negative id, or has no more than
+        ``length`` tokens, or ``length`` is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import next_token_pairs
+    >>> inputs, targets = next_token_pairs(np.arange(6), length=3)
+    >>> inputs
+    array([[0, 1, 2],
+           [1, 2, 3],
+           [2, 3, 4]])
+    >>> targets
+    array([[1, 2, 3],
+           [2, 3, 4],
+           [3, 4, 5]])
+    """
+    length = check_positive_int(length, "length")
+    arr = np.asarray(ids)
+    if arr.size and arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer) and arr.min() < 0:
+        raise ValueError(f"ids must not be negative, got values from {arr.min()}")
+    text = as_ids(arr, "ids", np.iinfo(np.int64).max)  # a private copy, int64
+    if text.size <= length:
+        raise ValueError(
+            f"ids must hold more than length={length} tokens (a window and its next token), "
+            f"got {text.size}"
+        )
+    windows = np.lib.stride_tricks.sliding_window_view(text, length + 1)  # read-only view
+    return windows[:, :-1], windows[:, 1:]
