@@ -153,6 +153,46 @@ class Layer:
         """Switch to evaluation mode (and every sub-layer with it); return self."""
         return self.train(False)
 
+    def astype(self, dtype: npt.DTypeLike) -> Self:
+        """Cast every parameter (of every sub-layer too) to ``dtype``; return self.
+
+        The parameters become new arrays, so build the optimizer after the cast. The layers
+        compute in the dtype of their input, and a model's input comes from its embedding
+        table, so ``model.astype(np.float32)`` makes the whole forward and backward pass
+        float32: about twice as fast as float64, with about 7 significant digits instead of 16
+        (plenty to train with; gradient checks need float64).
+
+        Raises
+        ------
+        TypeError
+            If ``dtype`` is not float16, float32 or float64.
+        ValueError
+            If a parameter would overflow ``dtype`` (nothing is cast then).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from simple_attention import Linear
+        >>> layer = Linear(3, 2, rng=0).astype(np.float32)
+        >>> layer.W.dtype, layer(np.ones((1, 3), dtype=np.float32)).dtype
+        (dtype('float32'), dtype('float32'))
+        """
+        target = np.dtype(dtype)
+        if target not in (np.float16, np.float32, np.float64):
+            raise TypeError(f"dtype must be float16, float32 or float64, got {target}")
+        cast = {}
+        for name, param in self.params.items():
+            with np.errstate(over="ignore"):
+                cast[name] = param.astype(target)
+            as_float_array(cast[name], name)  # overflowed to inf: refuse before changing anything
+        for name, array in cast.items():
+            *path, attribute = name.split(".")
+            owner: Layer = self
+            for part in path:
+                owner = owner._layers[part]
+            setattr(owner, attribute, array)
+        return self
+
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """Run the layer forward and keep what :meth:`backward` needs."""
         raise NotImplementedError
