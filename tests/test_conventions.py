@@ -17,6 +17,9 @@ from simple_attention import (
     PositionalEmbedding,
     SelfAttention,
     TinyAttentionModel,
+    TinyGPT,
+    TransformerBlock,
+    generate,
     gradcheck,
     naive_embeddings,
     reverse_task,
@@ -48,6 +51,12 @@ def _train(rng: Any) -> list[np.ndarray]:
     return [np.array(history.losses)]
 
 
+def _generate(rng: Any) -> list[np.ndarray]:
+    # The rng draws the tokens: a fixed model, so only the draws differ.
+    model = TinyGPT(10, 6, d_model=4, n_heads=2, n_layers=1, rng=0)
+    return [generate(model, [1, 2], 8, rng=rng)]
+
+
 def _dropout(rng: Any) -> list[np.ndarray]:
     return [Dropout(0.5, rng=rng)(np.ones((6, 6)))]
 
@@ -63,6 +72,9 @@ RANDOM: dict[str, Callable[[Any], list[np.ndarray]]] = {
     "SelfAttention": lambda rng: list(SelfAttention(3, 2, rng=rng).params.values()),
     "MultiHeadAttention": lambda rng: list(MultiHeadAttention(4, 2, rng=rng).params.values()),
     "TinyAttentionModel": lambda rng: list(TinyAttentionModel(6, 4, 4, rng=rng).params.values()),
+    "TransformerBlock": lambda rng: list(TransformerBlock(4, 2, rng=rng).params.values()),
+    "TinyGPT": lambda rng: list(TinyGPT(6, 4, 4, 2, 1, rng=rng).params.values()),
+    "generate": _generate,
     "Dropout": _dropout,
     "reverse_task": _reverse_task,
     "train": _train,

@@ -121,15 +121,22 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _check_prompt(prompt_ids: npt.ArrayLike, vocab_size: int, max_len: int) -> np.ndarray:
-    ids = np.array(prompt_ids)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"prompt_ids must be integer token ids, got dtype {ids.dtype}")
+    try:
+        ids = np.array(prompt_ids)
+    except ValueError:  # rows of different lengths
+        raise ValueError(
+            "prompt_ids must be a sequence (n,) or a batch (batch, n) of prompts of one length"
+        ) from None
     if ids.ndim not in (1, 2) or ids.shape[-1] == 0:
+        # Checked before the dtype: NumPy reads an empty list as float64.
         raise ValueError(
             "prompt_ids must be a sequence (n,) or a batch (batch, n) of at least one token, "
             f"got shape {ids.shape}"
         )
-    if ids.min() < 0 or ids.max() >= vocab_size:
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"prompt_ids must be integer token ids, got dtype {ids.dtype}")
+    # An empty batch (0, n) has no id to check: it is continued into an empty batch.
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(
             f"prompt_ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}"
         )
@@ -176,7 +183,7 @@ def generate(
         on ids, and, for ``use_cache``, ``new_caches`` and ``decode_step``).
     prompt_ids : array_like of int, shape (n,) or (batch, n)
         The start of the text, ``1 <= n <= max_len`` tokens (a batch is continued row by row,
-        in one pass).
+        in one pass; a batch of no prompts, ``(0, n)``, gives an empty batch).
     max_new_tokens : int
         Number of tokens to add, ``>= 0``.
     temperature : float, default 1.0

@@ -92,8 +92,9 @@ def load_weights(model: Any, file: PathOrFile) -> None:
     ------
     ValueError
         If the file is not an ``.npz`` archive of arrays, lacks a parameter of ``model``,
-        holds one it does not have, or one of another shape, or holds NaN or inf. The message
-        names the array and says what the file was saved from.
+        holds one it does not have, or one of another shape, or holds NaN or inf (also once
+        cast to the dtype of the parameter). The message names the array and says what the
+        file was saved from.
     TypeError
         If ``model`` has no ``params`` dict.
     FileNotFoundError
@@ -117,17 +118,21 @@ dropout=0.0)
     params = _params(model)
     try:
         archive = np.load(file, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # EOFError: empty
         if isinstance(error, FileNotFoundError):
             raise
         raise ValueError(f"file is not an .npz archive of arrays: {error}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError("file holds a single array, not an .npz archive of named arrays")
     with archive:
-        try:
-            loaded = {name: archive[name] for name in archive.files}
-        except ValueError as error:  # an entry that would need pickle
-            raise ValueError(f"file holds an entry that is not a plain array: {error}") from None
+        loaded = {}
+        for name in archive.files:
+            try:
+                loaded[name] = archive[name]
+            except ValueError as error:  # an entry that would need pickle
+                raise ValueError(
+                    f"file holds {name}, which is not a plain array: {error}"
+                ) from None
     saved_from = loaded.pop(_MODEL_KEY, None)
     origin = (
         f"; the file was saved from {saved_from}, the model is {model!r}"
@@ -148,6 +153,9 @@ dropout=0.0)
                 f"{name} has shape {array.shape} in the file but {param.shape} in the "
                 f"model{origin}"
             )
-        loaded[name] = as_float_array(array, name).astype(param.dtype, copy=False)
+        with np.errstate(over="ignore"):
+            cast = as_float_array(array, name).astype(param.dtype, copy=False)
+        # A float64 value beyond the parameter's dtype (float16 stops at 65504) would be inf.
+        loaded[name] = as_float_array(cast, f"{name} in the model's dtype {param.dtype}")
     for name, param in params.items():
         param[...] = loaded[name]
