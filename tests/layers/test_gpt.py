@@ -440,3 +440,23 @@ def test_decoding_leaves_nothing_for_backward_and_applies_no_dropout(rng) -> Non
     )
     with pytest.raises(RuntimeError):
         model.backward(np.ones_like(logits))
+
+
+def test_a_step_whose_batch_differs_from_the_caches_names_ids_new(rng) -> None:
+    model = tiny(rng)
+    caches = model.new_caches()
+    model.decode_step([[1, 2]], caches)  # one sequence
+    with pytest.raises(ValueError, match="ids_new has the batch shape"):
+        model.decode_step([[1], [2]], caches)
+    assert [len(c) for c in caches] == [2, 2]
+
+
+def test_overflowing_logits_leave_backward_asking_for_a_new_call() -> None:
+    model = TinyGPT(VOCAB, 6, d_model=4, n_heads=2, n_layers=1, rng=0).astype(np.float32)
+    model([1, 2])  # a successful call first: its state must not be used after the failure
+    model.ln_f.gamma[...] = 1e38  # finite after the norm, beyond float32 in the tied head
+    model.embedding.weight[...] = 10.0 * np.random.default_rng(0).standard_normal((VOCAB, 4))
+    with pytest.raises(FloatingPointError, match="logits"):
+        model([1, 2])
+    with pytest.raises(RuntimeError, match="call the TinyGPT layer"):
+        model.backward(np.ones((2, VOCAB), dtype=np.float32))

@@ -226,8 +226,9 @@ class TinyGPT(Layer):
         for block in self.blocks:
             x = block(x)  # (..., n, d_model)
         x = self.ln_f(x)
+        logits = self._logits(x)  # (..., n, vocab_size)
         self._cache = {"final": x}  # the tied head needs it for its gradient
-        return self._logits(x)  # (..., n, vocab_size)
+        return logits
 
     def backward(self, grad_out: npt.ArrayLike) -> None:
         r"""Backward through the whole model, last layer first; fills :attr:`grads`.
@@ -336,6 +337,12 @@ class TinyGPT(Layer):
             raise ValueError(
                 f"the sequence would reach {start + m} positions but the model holds "
                 f"max_len={self.max_len}"
+            )
+        cached = caches[0].keys  # (..., n_heads, start, d_head), or None while empty
+        if cached is not None and x.shape[:-2] != cached.shape[:-3]:
+            raise ValueError(
+                f"ids_new has the batch shape {x.shape[:-2]} but the caches hold sequences of "
+                f"batch shape {cached.shape[:-3]}"
             )
         x = x + self.positions.weight[start : start + m]
         before = [(c.keys, c.values) for c in caches]
