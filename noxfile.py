@@ -164,15 +164,27 @@ def site(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: same-run speed ratios and peak memory (not run by default).
 
-    Writes benchmarks/results/latest.json, which the docs read. ``nox -s bench -- --quick`` is a
-    smoke test on small sizes and writes nothing. PyTorch's fused kernel joins the comparison
-    only when asked, with ``nox -s bench -- --torch`` or ``BENCH_TORCH=1``: that installs the
-    CPU build of ``torch==2.13.0``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this
-    command alone, as they slow a current NumPy; the results record which BLAS kernel ran.
+    Runs benchmarks/bench_attention.py (attention kernels and layers), then
+    benchmarks/bench_gpt.py (TinyGPT: a training step, generation with and without the
+    key-value cache, its memory); both write benchmarks/results/latest.json, which the docs
+    read, the second under its key ``"gpt"``. ``nox -s bench -- --only gpt`` (or
+    ``--only attention``) runs one of the two. ``nox -s bench -- --quick`` is a smoke test on
+    small sizes and writes nothing. PyTorch joins the comparisons only when asked, with
+    ``nox -s bench -- --torch`` or ``BENCH_TORCH=1``: that installs the CPU build of
+    ``torch==2.13.0``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command alone,
+    as they slow a current NumPy; the results record which BLAS kernel ran.
     """
     install(session)
     session.install("threadpoolctl")
     args = list(session.posargs)
+    scripts = {"attention": "benchmarks/bench_attention.py", "gpt": "benchmarks/bench_gpt.py"}
+    if "--only" in args:
+        at = args.index("--only")
+        only = args[at + 1] if at + 1 < len(args) else ""
+        if only not in scripts:
+            session.error(f"--only takes one of {', '.join(scripts)}, got {only!r}")
+        del args[at : at + 2]
+        scripts = {only: scripts[only]}
     if os.environ.get("BENCH_TORCH") == "1" and "--torch" not in args:
         args.append("--torch")
     if "--torch" in args:
@@ -180,12 +192,13 @@ def bench(session: nox.Session) -> None:
     else:
         session.log("PyTorch comparison skipped: pass --torch or set BENCH_TORCH=1 to include it")
         args.append("--no-torch")
-    session.run(
-        "python",
-        "benchmarks/bench_attention.py",
-        *args,
-        env={"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None, "MPLBACKEND": "Agg"},
-    )
+    for script in scripts.values():
+        session.run(
+            "python",
+            script,
+            *args,
+            env={"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None, "MPLBACKEND": "Agg"},
+        )
 
 
 @nox.session

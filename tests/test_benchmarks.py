@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -109,3 +113,109 @@ def test_quick_benchmark_runs_and_records_everything(tmp_path: Path) -> None:
         "MHA keep_weights=False peak MiB",
         "loops / vectorised (n=8)",
     ]
+
+
+GPT_SCRIPT = SCRIPT.parent / "bench_gpt.py"
+
+
+@pytest.fixture
+def bench_gpt(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """benchmarks/bench_gpt.py as a module, its child processes run in this one (faster)."""
+    spec = importlib.util.spec_from_file_location("bench_gpt", GPT_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run_child(*args: str) -> dict[str, Any]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert module.main(list(args)) == 0
+        return dict(json.loads(out.getvalue().strip().splitlines()[-1]))
+
+    monkeypatch.setattr(module, "run_child", run_child)
+    return module
+
+
+def test_quick_gpt_benchmark_records_every_figure(bench_gpt: Any, tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    output.write_text(json.dumps({"headline": {"n": 1}}))  # another benchmark's results
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert bench_gpt.main(["--quick", "--no-torch", "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    assert results["headline"] == {"n": 1}  # kept as it was
+    gpt = results["gpt"]
+    assert gpt["quick"] is True
+    config = bench_gpt.QUICK["model"]
+    for dtype in gpt["dtypes"]:
+        entry = gpt["train_step"][dtype]
+        assert set(entry) == {"ours"}  # no PyTorch side, no ratio
+        ours = entry["ours"]
+        assert len(ours["process_medians_s"]) == bench_gpt.QUICK["pairs"]
+        assert ours["median_s"] > 0
+        # Random ids from a model that barely departs from uniform: about log(vocab) nats.
+        assert abs(ours["first_loss"] - np.log(config["vocab_size"])) < 0.5
+    per_token = gpt["generation"]["per_token"]
+    assert per_token["n"] == bench_gpt.QUICK["gen_n"]
+    assert len(per_token["cached_s"]) == len(per_token["uncached_s"]) == len(per_token["n"])
+    assert set(per_token["growth_exponent"]) == {"cached", "uncached"}
+    totals = gpt["generation"]["totals"]
+    assert [r["n"] for r in totals["cached"]] == bench_gpt.QUICK["gen_total_cached_n"]
+    memory = gpt["memory"]
+    # Keys and values of every position, float32: 2 x d_model x 4 bytes per position and layer.
+    per_position = 2 * config["d_model"] * 4
+    assert memory["cache_bytes_per_position"] == [per_position] * len(memory["n"])
+    assert all(
+        peak > 0 for variant in ("cached", "uncached") for peak in memory["peak_bytes"][variant]
+    )
+    assert gpt["goals"] == []  # the only goal is the ratio to PyTorch
+
+
+def test_profile_of_our_training_step(bench_gpt: Any) -> None:
+    """The cProfile breakdown that a missed goal adds: top functions by their own time."""
+    child = bench_gpt.run_child(
+        "--train-child", "ours", "--dtype", "float64", "--quick", "--profile"
+    )
+    assert child["dtype"] == "float64"
+    profile = child["profile"]
+    assert 0 < len(profile["top"]) <= bench_gpt.PROFILE_TOP
+    own = [row["tottime_per_step_s"] for row in profile["top"]]
+    assert own == sorted(own, reverse=True)
+    # Labels name the package module, never the folders above it.
+    assert all(not row["function"].startswith("/") for row in profile["top"])
+    assert any("simple_attention/" in row["function"] for row in profile["top"])
+
+
+def test_pair_ratios_with_a_stand_in_for_pytorch(
+    bench_gpt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ratio is the median of the per-pair ratios, the spread their range, the goal checked."""
+    medians = iter([3.0, 1.0, 2.0, 1.0, 9.0, 1.0])  # ours, torch, ours, torch, ...
+    torch_offset = 0.0
+
+    def fake_child(*args: str) -> dict[str, Any]:
+        side = args[1]
+        if "--profile" in args:
+            return {"profile": {"top": []}}
+        loss = 4.0 + (side == "torch") * torch_offset
+        out = {"median_s": next(medians), "first_loss": loss, "thread_pools": []}
+        return {**out, "torch_threads": 1} if side == "torch" else out
+
+    monkeypatch.setattr(bench_gpt, "run_child", fake_child)
+    size = {**bench_gpt.QUICK, "pairs": 3, "dtypes": ["float32"]}
+    result = bench_gpt.train_step(size, True, 1, with_torch=True)
+    entry = result["float32"]
+    assert entry["pair_ratios"] == [3.0, 2.0, 9.0]
+    assert entry["ratio_to_torch"] == 3.0
+    assert entry["ratio_spread"] == [2.0, 9.0]
+    assert entry["first_loss_difference"] == 0.0
+    assert entry["ours_profile"] == {"top": []}  # 3x misses the 1.5x goal: profiled
+    goals = bench_gpt.goals({"train_step": result})
+    assert goals == [
+        {"goal": "train step / torch (float32)", "value": 3.0, "limit": 1.5, "met": False}
+    ]
+    # Two models that compute different functions: their times are not compared.
+    torch_offset = 1e-3
+    medians = iter([1.0] * 6)
+    with pytest.raises(RuntimeError, match="do not compute the same function"):
+        bench_gpt.train_step(size, True, 1, with_torch=True)
