@@ -7,7 +7,9 @@ import pytest
 
 from simple_attention import (
     KVCache,
+    Linear,
     TinyGPT,
+    TransformerBlock,
     gradcheck,
     gradcheck_layer,
     softmax_cross_entropy,
@@ -267,8 +269,13 @@ def test_bad_construction_is_refused_before_drawing(kwargs, error, match) -> Non
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"tie_weights": False}, {"d_hidden": 7, "dropout": 0.25}],
-    ids=["tied", "untied", "hidden-and-dropout"],
+    [
+        {},
+        {"tie_weights": False},
+        {"d_hidden": 7, "dropout": 0.25},
+        {"residual": False, "layer_norm": False},
+    ],
+    ids=["tied", "untied", "hidden-and-dropout", "ablated"],
 )
 def test_config_round_trips(kwargs) -> None:
     model = TinyGPT(9, 5, d_model=6, n_heads=3, n_layers=3, rng=0, **kwargs)  # type: ignore[arg-type]
@@ -460,3 +467,28 @@ def test_overflowing_logits_leave_backward_asking_for_a_new_call() -> None:
         model([1, 2])
     with pytest.raises(RuntimeError, match="call the TinyGPT layer"):
         model.backward(np.ones((2, VOCAB), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"residual": False}, {"layer_norm": False}], ids=["residual", "layer_norm"]
+)
+def test_ablation_switches_reach_every_block_and_keep_the_drawn_weights(kwargs) -> None:
+    full = TinyGPT(VOCAB, 6, d_model=4, n_heads=2, n_layers=2, rng=0)
+    ablated = TinyGPT(VOCAB, 6, d_model=4, n_heads=2, n_layers=2, rng=0, **kwargs)
+    ((switch, value),) = kwargs.items()
+    assert all(getattr(block, switch) is value for block in ablated.blocks)
+    for name, param in ablated.params.items():  # no layer norms: fewer parameters, same draws
+        np.testing.assert_array_equal(param, full.params[name])
+    assert not np.allclose(ablated([1, 2, 3]), full([1, 2, 3]))
+
+
+def test_assigning_a_block_replaces_it_in_the_forward_pass_and_the_parameters() -> None:
+    model = TinyGPT(VOCAB, 6, d_model=4, n_heads=2, n_layers=2, rng=0)
+    before = model([1, 2, 3])
+    model.block1 = TransformerBlock(4, 2, residual=False, rng=5)
+    assert model.blocks[1] is model.block1
+    assert model.params["block1.attention.W_query"] is model.block1.attention.W_query
+    assert not np.allclose(model([1, 2, 3]), before)
+    model.block1 = Linear(4, 4)  # a sub-layer, but not a block
+    with pytest.raises(TypeError, match="block1 must be a TransformerBlock"):
+        model([1, 2, 3])

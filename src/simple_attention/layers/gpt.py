@@ -56,6 +56,11 @@ class TinyGPT(Layer):
     tie_weights : bool, default True
         Score the tokens with the embedding table (see the module docstring); ``False`` gives
         the model a separate :class:`~simple_attention.Linear` head with a bias.
+    residual, layer_norm : bool, default True
+        Passed to every block: ``False`` removes its skip connections, or its two layer norms
+        (``ln_f`` stays), to measure what they are for (see
+        :class:`~simple_attention.TransformerBlock`). The weights drawn from ``rng`` are the
+        same either way.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for every initial weight (in the order of :attr:`params`) and for
         the dropout masks.
@@ -68,7 +73,8 @@ class TinyGPT(Layer):
     positions : PositionalEmbedding
         The learned position vectors :math:`P`, ``(max_len, d_model)``, likewise.
     blocks : tuple of TransformerBlock
-        The blocks in order; they are also the sub-layers ``block0``, ``block1``, ...
+        The blocks in order: the sub-layers ``block0``, ``block1``, ... (assigning a new
+        block to ``model.block1`` replaces it everywhere).
     ln_f : LayerNorm
         The final layer norm.
     head : Linear or None
@@ -130,6 +136,8 @@ class TinyGPT(Layer):
         d_hidden: int | None = None,
         dropout: float = 0.0,
         tie_weights: bool = True,
+        residual: bool = True,
+        layer_norm: bool = True,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -144,6 +152,8 @@ class TinyGPT(Layer):
             d_hidden = check_positive_int(d_hidden, "d_hidden")
         p = check_probability(dropout, "dropout")
         self.tie_weights = check_flag(tie_weights, "tie_weights")
+        residual = check_flag(residual, "residual")
+        layer_norm = check_flag(layer_norm, "layer_norm")
         generator = as_rng(rng)
         self.vocab_size, self.max_len, self.d_model = vocab_size, max_len, d_model
         self.n_heads, self.n_layers = n_heads, n_layers
@@ -152,12 +162,17 @@ class TinyGPT(Layer):
         self.positions = PositionalEmbedding(max_len, d_model, rng=generator)
         self.positions.weight *= EMBEDDING_STD
         self.dropout = Dropout(p, rng=generator)
-        blocks = []
         for i in range(n_layers):
-            block = TransformerBlock(d_model, n_heads, d_hidden=d_hidden, dropout=p, rng=generator)
+            block = TransformerBlock(
+                d_model,
+                n_heads,
+                d_hidden=d_hidden,
+                dropout=p,
+                residual=residual,
+                layer_norm=layer_norm,
+                rng=generator,
+            )
             setattr(self, f"block{i}", block)  # registered as a sub-layer, named block<i>
-            blocks.append(block)
-        self.blocks = tuple(blocks)
         self.ln_f = LayerNorm(d_model)
         self.head = None if self.tie_weights else Linear(d_model, vocab_size, rng=generator)
 
@@ -165,8 +180,21 @@ class TinyGPT(Layer):
         return (
             f"TinyGPT(vocab_size={self.vocab_size}, max_len={self.max_len}, "
             f"d_model={self.d_model}, n_heads={self.n_heads}, n_layers={self.n_layers}, "
-            f"dropout={self.dropout.p}" + ("" if self.tie_weights else ", tie_weights=False") + ")"
+            f"dropout={self.dropout.p}"
+            + ("" if self.tie_weights else ", tie_weights=False")
+            + ("" if self.blocks[0].residual else ", residual=False")
+            + ("" if self.blocks[0].layer_norm else ", layer_norm=False")
+            + ")"
         )
+
+    @property
+    def blocks(self) -> tuple[TransformerBlock, ...]:
+        """The blocks in order, read from the sub-layers ``block0``, ``block1``, ..."""
+        blocks = tuple(self._layers[f"block{i}"] for i in range(self.n_layers))
+        for i, block in enumerate(blocks):
+            if not isinstance(block, TransformerBlock):
+                raise TypeError(f"block{i} must be a TransformerBlock, got {type(block).__name__}")
+        return blocks  # type: ignore[return-value]
 
     @property
     def config(self) -> dict[str, object]:
@@ -181,6 +209,8 @@ class TinyGPT(Layer):
             "d_hidden": self.blocks[0].ffn.d_hidden,
             "dropout": self.dropout.p,
             "tie_weights": self.tie_weights,
+            "residual": self.blocks[0].residual,
+            "layer_norm": self.blocks[0].layer_norm,
         }
 
     @property
