@@ -198,7 +198,7 @@ def next_token_pairs(ids: npt.ArrayLike, length: int) -> tuple[np.ndarray, np.nd
     of one token up to ``length``.
 
     The windows are read-only views of one copy of ``ids``
-    (:func:`numpy.lib.stride_tricks.sliding_window_view`), so a text of ``N`` tokens costs
+    (``numpy.lib.stride_tricks.sliding_window_view``), so a text of ``N`` tokens costs
     ``N`` ids of memory, not ``N * length``; drawing a batch (``inputs[batch]``) copies only
     that batch.
 
