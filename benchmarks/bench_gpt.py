@@ -34,6 +34,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -517,18 +519,13 @@ def machine(with_torch: bool) -> dict[str, Any]:
         "thread_pools": thread_info(),
     }
     if with_torch:
-        import torch
-
-        info["torch"] = torch.__version__
+        # Its version only: importing it here would start its thread pool in this process.
+        info["torch"] = importlib.metadata.version("torch")
     return info
 
 
 def has_torch() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("torch") is not None
 
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
