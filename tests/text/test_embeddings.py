@@ -52,3 +52,23 @@ class TestEmbedding:
     def test_bad_sizes(self) -> None:
         with pytest.raises(ValueError, match="vocab_size must be positive"):
             Embedding(0, 4)
+
+
+def test_backward_by_matrix_product_and_by_scatter_agree(monkeypatch) -> None:
+    from simple_attention.text import embeddings
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(6, size=(3, 7))  # repeated ids, and some of the 6 never used
+    grad = rng.standard_normal((3, 7, 4))
+    embed = embeddings.Embedding(6, 4, rng=0)
+    embed(ids)
+    embed.backward(grad)
+    by_product = embed.grads["weight"].copy()
+    monkeypatch.setattr(embeddings, "ONE_HOT_LIMIT", 0)  # forces np.add.at
+    embed(ids)
+    embed.backward(grad)
+    np.testing.assert_allclose(embed.grads["weight"], by_product, rtol=1e-14, atol=1e-14)
+    expected = np.zeros((6, 4))
+    for i, row in zip(ids.ravel(), grad.reshape(-1, 4), strict=True):
+        expected[i] += row
+    np.testing.assert_allclose(by_product, expected, rtol=1e-14, atol=1e-14)

@@ -97,7 +97,8 @@ class Linear(Layer):
         # A private copy: the caller may refill its buffer before the backward pass.
         xw = x_arr.astype(work)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = xw @ self.W.astype(work, copy=False) + self.b.astype(work, copy=False)
+            out = xw @ self.W.astype(work, copy=False)
+            out += self.b.astype(work, copy=False)  # in place: no second (..., d_out) array
         out = self._finite(out, "the output", x_arr.dtype)
         self._cache = {"x": xw, "dtype": x_arr.dtype, "out_shape": out.shape}
         return out

@@ -16,6 +16,10 @@ from ..layers.base import Layer
 
 __all__ = ["Embedding", "naive_embeddings", "seed_inputs"]
 
+# Up to this many entries (16 MiB in float32), the backward pass of Embedding builds a one-hot
+# matrix of the batch's ids and multiplies; beyond, it scatters the rows with np.add.at.
+ONE_HOT_LIMIT = 2**22
+
 
 def naive_embeddings(
     n_tokens: int, dim: int, *, rng: int | np.random.Generator | None = None
@@ -181,9 +185,11 @@ class Embedding(Layer):
         """Fill ``grads["weight"]`` from ``grad_out`` = dL/d(vectors) of the last call.
 
         Row ``i`` of the gradient is the sum of ``grad_out`` over every position that held token
-        ``i`` (``np.add.at`` adds repeated ids up, where plain fancy-index assignment would keep
-        only one of them); rows of tokens that did not appear are zero. Token ids are not
-        differentiable, so nothing is returned.
+        ``i``; rows of tokens that did not appear are zero. It is computed as a matrix product,
+        the transposed one-hot matrix of the ids times ``grad_out``, or for large batches and
+        vocabularies with ``np.add.at``, which adds repeated ids up where plain fancy-index
+        assignment would keep only one of them. Token ids are not differentiable, so nothing is
+        returned.
 
         Raises
         ------
@@ -197,6 +203,15 @@ class Embedding(Layer):
         """
         saved = self._saved()
         g = self._grad_out(grad_out, saved["out_shape"])
-        grad_weight = np.zeros_like(self.weight)
-        np.add.at(grad_weight, saved["ids"], g.astype(self.weight.dtype, copy=False))
+        ids = saved["ids"].reshape(-1)  # (n,)
+        g = g.astype(self.weight.dtype, copy=False).reshape(ids.size, self.dim)  # (n, dim)
+        if ids.size * self.vocab_size <= ONE_HOT_LIMIT:
+            # The same sums as a matrix product, one_hot^T g: several times faster than
+            # np.add.at, whose scattered updates do not vectorise.
+            one_hot = np.zeros((ids.size, self.vocab_size), dtype=g.dtype)  # (n, vocab_size)
+            one_hot[np.arange(ids.size), ids] = 1.0
+            grad_weight = one_hot.T @ g
+        else:
+            grad_weight = np.zeros_like(self.weight)
+            np.add.at(grad_weight, ids, g)
         self._store_grads({"weight": self._finite(grad_weight, "the gradient of weight")})
