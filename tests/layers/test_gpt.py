@@ -205,7 +205,7 @@ def test_initial_loss_is_about_log_vocab_size() -> None:
     [
         ([0, 1, VOCAB], ValueError, "ids"),
         ([[0, -1]], ValueError, "ids"),
-        ([0, 1, 2, 3, 4, 0, 1], ValueError, "max_len"),
+        ([0, 1, 2, 3, 4, 0, 1], ValueError, "ids has sequences of 7 tokens.*max_len=6"),
         ([0.0, 1.0], TypeError, "ids"),
         ([True, False], TypeError, "ids"),
         (np.array(["a", "b"]), TypeError, "ids"),

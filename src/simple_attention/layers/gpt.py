@@ -251,6 +251,12 @@ class TinyGPT(Layer):
             If a layer's result overflows.
         """
         self._check_params()
+        n = np.shape(ids)[-1] if np.ndim(ids) else 0
+        if n > self.max_len:
+            raise ValueError(
+                f"ids has sequences of {n} tokens but the model reads at most "
+                f"max_len={self.max_len}"
+            )
         x = self.positions(self.embedding(ids))  # (..., n, d_model)
         x = self.dropout(x)
         for block in self.blocks:
