@@ -60,6 +60,7 @@ plot_loss_curve(
     references={f"uniform guess, log {vocab_size}": np.log(vocab_size)},
     title="Training loss",
 )
+plt.show()
 
 # %%
 # The attention pattern emerging

@@ -37,14 +37,15 @@ for t in range(n_tokens):
     rows[:, t, : t + 1] = layer.weights[:, 0]  # one new row per head: (heads, 1, t + 1)
 decoded = np.concatenate(outputs)
 
-print("largest difference, cached vs full:", np.abs(decoded - full).max())
+print(f"largest difference, cached vs full: {np.abs(decoded - full).max():.1e}")
 np.testing.assert_allclose(decoded, full, rtol=0, atol=1e-12)
 np.testing.assert_allclose(rows, full_weights, rtol=0, atol=1e-12)
 print("cache:", cache, "keys", cache.keys.shape)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 plot_attention_weights(full_weights[0], ax=axes[0], title="one causal call (head 0)")
-plot_attention_weights(rows[0], ax=axes[1], title="rows from 8 cached steps (head 0)")
+plot_attention_weights(rows[0], ax=axes[1], title=f"rows from {n_tokens} cached steps (head 0)")
+plt.show()
 
 # %%
 # Why the mask is aligned at the bottom right
