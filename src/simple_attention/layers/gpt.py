@@ -54,8 +54,8 @@ class TinyGPT(Layer):
     dropout : float, default 0.0
         Dropout probability in training mode, on the embeddings and in every block.
     tie_weights : bool, default True
-        Score the tokens with the embedding table (see the module docstring); ``False`` gives
-        the model a separate :class:`~simple_attention.Linear` head with a bias.
+        Score the tokens with the embedding table (see Notes); ``False`` gives the model a
+        separate :class:`~simple_attention.Linear` head with a bias.
     residual, layer_norm : bool, default True
         Passed to every block: ``False`` removes its skip connections, or its two layer norms
         (``ln_f`` stays), to measure what they are for (see
@@ -94,6 +94,16 @@ class TinyGPT(Layer):
         real number.
 
     Every argument is checked before anything is drawn from ``rng``.
+
+    Notes
+    -----
+    The head is tied to the token embedding by default: :math:`\text{logits} = Y E^\top`, with
+    :math:`Y` the final vectors (after ``ln_f``), so the logit of token :math:`t` is the dot
+    product of the final vector with :math:`E_t`, the row that feeds token :math:`t` in. Reading
+    and writing a character then share one representation, which a small corpus has too little
+    data to learn twice; the model has ``vocab_size * d_model`` fewer parameters, and GPT-2 ties
+    its head the same way. Backward, the table gets two gradients, the rows of the tokens read
+    (from the lookup) and :math:`g^\top Y` (from the head), and they add.
 
     See Also
     --------
