@@ -325,3 +325,22 @@ def test_the_published_weights_are_read_only(name: str, rng: np.random.Generator
     assert weights is not None
     with pytest.raises(ValueError, match="read-only"):
         weights[...] = 0.0  # would corrupt the backward pass, which uses the same array
+
+
+def test_astype_casts_every_parameter_and_refuses_what_it_cannot_cast() -> None:
+    from simple_attention import TinyGPT
+
+    model = TinyGPT(7, 5, d_model=4, n_heads=2, n_layers=1, rng=0)
+    before = {name: param.copy() for name, param in model.params.items()}
+    with pytest.raises(TypeError, match="dtype must be float16, float32 or float64"):
+        model.astype(np.int32)
+    model.block0.attention.W_out[0, 0] = 1e6  # beyond float16's largest number, 65504
+    before["block0.attention.W_out"][0, 0] = 1e6
+    with pytest.raises(ValueError, match="block0.attention.W_out"):
+        model.astype(np.float16)
+    for name, param in model.params.items():  # nothing was cast
+        assert param.dtype == np.float64
+        np.testing.assert_array_equal(param, before[name])
+    assert model.astype(np.float32) is model
+    assert {param.dtype for param in model.params.values()} == {np.dtype(np.float32)}
+    assert model([1, 2]).dtype == np.float32
