@@ -23,6 +23,8 @@ through untouched.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -35,6 +37,30 @@ from .feedforward import FeedForward
 from .norm import LayerNorm
 
 __all__ = ["TransformerBlock"]
+
+
+def check_block_arguments(
+    d_model: Any, n_heads: Any, d_hidden: Any, dropout: Any, residual: Any, layer_norm: Any
+) -> tuple[int, int, int | None, float, bool, bool]:
+    """The arguments of a :class:`TransformerBlock`, checked (also for a stack of blocks).
+
+    Raises what :class:`TransformerBlock` documents, naming the argument.
+    """
+    d_model = check_positive_int(d_model, "d_model")
+    n_heads = check_positive_int(n_heads, "n_heads")
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+    if d_hidden is not None:
+        d_hidden = check_positive_int(d_hidden, "d_hidden")
+    p = check_probability(dropout, "dropout")
+    return (
+        d_model,
+        n_heads,
+        d_hidden,
+        p,
+        check_flag(residual, "residual"),
+        check_flag(layer_norm, "layer_norm"),
+    )
 
 
 class TransformerBlock(Layer):
@@ -128,15 +154,9 @@ class TransformerBlock(Layer):
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        d_model = check_positive_int(d_model, "d_model")
-        n_heads = check_positive_int(n_heads, "n_heads")
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
-        if d_hidden is not None:
-            d_hidden = check_positive_int(d_hidden, "d_hidden")
-        p = check_probability(dropout, "dropout")
-        self.residual = check_flag(residual, "residual")
-        self.layer_norm = check_flag(layer_norm, "layer_norm")
+        d_model, n_heads, d_hidden, p, self.residual, self.layer_norm = check_block_arguments(
+            d_model, n_heads, d_hidden, dropout, residual, layer_norm
+        )
         generator = as_rng(rng)
         self.d_model = d_model
         self.ln1 = LayerNorm(d_model) if self.layer_norm else None

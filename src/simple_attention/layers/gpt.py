@@ -22,8 +22,8 @@ from ..attention.kv_cache import KVCache
 from ..text.embeddings import Embedding
 from ..text.positions import PositionalEmbedding
 from .base import Layer, sum_outer
-from .block import TransformerBlock
-from .dropout import Dropout, check_probability
+from .block import TransformerBlock, check_block_arguments
+from .dropout import Dropout
 from .linear import Linear
 from .norm import LayerNorm
 
@@ -153,17 +153,11 @@ class TinyGPT(Layer):
         super().__init__()
         vocab_size = check_positive_int(vocab_size, "vocab_size")
         max_len = check_positive_int(max_len, "max_len")
-        d_model = check_positive_int(d_model, "d_model")
-        n_heads = check_positive_int(n_heads, "n_heads")
+        d_model, n_heads, d_hidden, p, residual, layer_norm = check_block_arguments(
+            d_model, n_heads, d_hidden, dropout, residual, layer_norm
+        )
         n_layers = check_positive_int(n_layers, "n_layers")
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
-        if d_hidden is not None:
-            d_hidden = check_positive_int(d_hidden, "d_hidden")
-        p = check_probability(dropout, "dropout")
         self.tie_weights = check_flag(tie_weights, "tie_weights")
-        residual = check_flag(residual, "residual")
-        layer_norm = check_flag(layer_norm, "layer_norm")
         generator = as_rng(rng)
         self.vocab_size, self.max_len, self.d_model = vocab_size, max_len, d_model
         self.n_heads, self.n_layers = n_heads, n_layers
