@@ -102,6 +102,7 @@ ax.plot(temperatures, 100 * np.array(repeated), "s-", label="8-character pieces 
 ax.set(xlabel="temperature T", ylabel="% of the generated text", ylim=(0, 100))
 ax.grid(alpha=0.3)
 ax.legend()
+plt.show()
 
 # %%
 # What the numbers look like
@@ -113,5 +114,3 @@ ax.legend()
 for t in (0.0, 0.75, 1.5):
     print(f"T = {t}:")
     print("   ", examples[t].replace("\n", "\n    "))
-
-plt.show()
