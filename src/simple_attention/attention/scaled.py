@@ -222,7 +222,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     return_weights: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    r"""Scaled dot-product attention: :math:`\operatorname{softmax}(s\,QK^\top + M)\,V`.
+    r"""Scaled dot-product attention: softmax(s·QKᵀ + M) V.
 
     Every query is compared with every key (``scores``), the scores of each query are turned
     into ``weights`` by a softmax over the keys, and each output (``context``) is the weighted

@@ -69,7 +69,7 @@ def _as_scores(x: npt.ArrayLike, axis: Any) -> tuple[np.ndarray, np.ndarray, int
 
 
 def naive_softmax(x: npt.ArrayLike, axis: int | None = -1) -> np.ndarray:
-    r"""The textbook softmax :math:`e^{x_i} / \sum_j e^{x_j}`, without any safeguard.
+    r"""The textbook softmax, exp(x) divided by the sum of exp(x), without any safeguard.
 
     Kept to show *why* :func:`softmax` subtracts the maximum first: ``exp`` overflows to ``inf``
     for inputs above about 709 in float64 (88 in float32), and ``inf / inf`` is NaN.

@@ -78,7 +78,7 @@ def sinusoidal_positions(n_positions: int, dim: int, *, base: float = 10000.0) -
 
 
 class PositionalEmbedding(Layer):
-    r"""Adds a learned vector per position: :math:`x_p \mapsto x_p + P_p`.
+    r"""Adds row ``p`` of a learned table (``weight``) to the vector at position ``p``.
 
     Parameters
     ----------

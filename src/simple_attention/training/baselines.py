@@ -57,7 +57,7 @@ def _draw(cdf: np.ndarray, u: float | np.ndarray) -> Any:
 
 
 class UnigramModel:
-    """Character frequencies: :math:`p(a) = (c(a) + \\alpha) / (N + \\alpha V)`.
+    """Character frequencies: p(a) = (c(a) + α) / (N + αV).
 
     Build one with :meth:`fit`.
 
