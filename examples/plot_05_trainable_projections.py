@@ -85,8 +85,8 @@ plot_attention_weights(weights, labels, ax=axes[0], title="SelfAttention(3, 2, r
 ax = plot_attention_weights(other.weights, labels, ax=axes[1], title="SelfAttention(3, 2, rng=4)")
 
 # %%
-# Why divide by :math:`\sqrt{d_\text{out}}`?
-# ------------------------------------------
+# Why divide by √d?
+# -----------------
 # A score is a sum of :math:`d` products. If the entries of queries and keys are independent
 # with mean 0 and variance 1, each product has variance 1 and the sum has variance :math:`d`:
 # the typical size of a score grows like :math:`\sqrt{d}`. Dividing by :math:`\sqrt{d}` brings
