@@ -52,6 +52,10 @@ import numpy as np
 import simple_attention as sa
 
 HERE = Path(__file__).resolve().parent
+# The sibling script reports the machine the same way; its helpers are reused, not copied.
+sys.path.insert(0, str(HERE))
+from bench_attention import thread_info  # noqa: E402
+
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
 MiB = 2**20
 
@@ -487,19 +491,6 @@ def memory(size: dict[str, Any], quick: bool, threads: int) -> dict[str, Any]:
 
 
 # --- the machine and the report ----------------------------------------------------------------
-
-
-def thread_info() -> list[dict[str, Any]]:
-    """The native thread pools (BLAS, OpenMP), without file paths (threadpoolctl, if any)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer")
-    return [
-        {key: pool.get(key) for key in (*keep, "architecture") if key in pool}
-        for pool in threadpool_info()
-    ]
 
 
 def blas_threads() -> int:
