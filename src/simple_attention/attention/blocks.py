@@ -1,9 +1,9 @@
 """Attention computed one block of the score matrix at a time.
 
-The score matrix of ``L`` queries against ``S`` keys has ``L x S`` entries: 64 MiB for 4096
-tokens in float32, per head. Computing it for a block of queries at a time keeps the memory
-bounded and the block in the processor's cache, and lets causal attention skip the keys a block
-of queries cannot see. The functions here are the pieces that
+The score matrix of ``n_queries`` queries against ``n_keys`` keys has ``n_queries x n_keys``
+entries: 64 MiB for 4096 tokens in float32, per head. Computing it for a block of queries at a time
+keeps the memory bounded and the block in the processor's cache, and lets causal attention skip the
+keys a block of queries cannot see. The functions here are the pieces that
 :func:`~simple_attention.scaled_dot_product_attention` and
 :func:`~simple_attention.chunked_attention` share; none of them checks its input, their callers do.
 
@@ -79,9 +79,9 @@ def scores_block(q_scaled: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def mask_block(mask: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-    """The part of ``mask`` (which broadcasts against ``(..., L, S)``) for these rows and keys.
+    """The part of ``mask`` (broadcasting against ``(..., n_queries, n_keys)``) for these blocks.
 
-    A view: a key-padding mask of shape ``(S,)`` is never expanded to ``(L, S)``.
+    A view: a key-padding mask of shape ``(n_keys,)`` is never expanded to ``(n_queries, n_keys)``.
     """
     as_2d = mask.reshape((1,) * max(2 - mask.ndim, 0) + mask.shape)
     # A dimension of length 1 broadcasts: keep it whole rather than slice past its end.
@@ -135,9 +135,9 @@ def nonzero_(totals: np.ndarray) -> np.ndarray:
 def clip_to_values_(context: np.ndarray, values: np.ndarray) -> None:
     """Clip weighted averages of ``values`` to the range of the values (and 0), in place.
 
-    An average lies between the smallest and the largest value (a query with no key gets 0),
-    but its rounded sum can step past the largest number of the dtype when the values are
-    near it. ``values`` is ``(..., S, d_v)`` with ``S >= 1``; ``context`` broadcasts against it.
+    An average lies between the smallest and the largest value (a query with no key gets 0), but
+    its rounded sum can step past the largest number of the dtype when the values are near it.
+    ``values`` is ``(..., n_keys, d_v)`` with ``n_keys >= 1``; ``context`` broadcasts against it.
     """
     low = np.minimum(values.min(axis=-2, keepdims=True), 0)
     high = np.maximum(values.max(axis=-2, keepdims=True), 0)
@@ -182,10 +182,10 @@ def attend_by_query_blocks(
     stays small enough for the cache while its matrix products stay large enough for BLAS.
 
     ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
-    validated (or ``None``). Returns the context ``(..., L, d_v)`` and, if ``return_weights``,
-    the weights ``(..., L, S)`` (else ``None``), both in the working dtype. ``timer``, if given,
-    is called after each step with its name (see ``STEPS``), to time the steps of the
-    kernel itself rather than a copy of them.
+    validated (or ``None``). Returns the context ``(..., n_queries, d_v)`` and, if
+    ``return_weights``, the weights ``(..., n_queries, n_keys)`` (else ``None``), both in the
+    working dtype. ``timer``, if given, is called after each step with its name (see ``STEPS``), to
+    time the steps of the kernel itself rather than a copy of them.
     """
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     mask_batch = () if mask is None else mask.shape[:-2]
@@ -195,7 +195,7 @@ def attend_by_query_blocks(
     weights = np.zeros((*scores_batch, n_queries, n_keys), q.dtype) if return_weights else None
     # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
-        q_scaled = q * scale  # L*d multiplications instead of L*S
+        q_scaled = q * scale  # n_queries*d multiplications instead of n_queries*n_keys
         if timer:
             timer("scale queries")
         for item in batch_items(batch, scores_batch, n_queries * n_keys):
@@ -231,12 +231,12 @@ def attend_block(
     block for causal attention. The block of scores is the only large array, and it dies when
     the function returns, before the next block is allocated.
 
-    :math:`P V` sums up to ``S`` values and overflows for values near the largest number of the
-    dtype, where the output, their weighted average, does not. Such a block (found by a cheap
-    check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped
-    to the range of the values: halving and doubling are exact, and keep the rounded sums of
-    the average from stepping past the largest number. ``timer``, if given, is called after
-    each step with its name (``STEPS``).
+    :math:`P V` sums up to ``n_keys`` values and overflows for values near the largest number of
+    the dtype, where the output, their weighted average, does not. Such a block (found by a cheap
+    check of its ``(rows, d_v)`` output) is recomputed as :math:`2\,((P / r)(V / 2))`, clipped to
+    the range of the values: halving and doubling are exact, and keep the rounded sums of the
+    average from stepping past the largest number. ``timer``, if given, is called after each step
+    with its name (``STEPS``).
     """
     scores = scores_block(q_block, k_block)
     if timer:

@@ -42,38 +42,39 @@ def chunked_attention(
 ) -> np.ndarray:
     r"""Scaled dot-product attention in blocks, with an online softmax: :math:`O(n)` memory.
 
-    The result is that of :func:`~simple_attention.scaled_dot_product_attention` (to rounding),
-    but the ``(L, S)`` score matrix never exists: queries are taken ``block_size`` at a time,
-    and each block of queries meets the keys ``block_size`` at a time. A running maximum and a
-    running sum per query turn the scores of each key block into weights as they arrive (see
+    The result is that of :func:`~simple_attention.scaled_dot_product_attention` (to rounding), but
+    the ``(n_queries, n_keys)`` score matrix never exists: queries are taken ``block_size`` at a
+    time, and each block of queries meets the keys ``block_size`` at a time. A running maximum and
+    a running sum per query turn the scores of each key block into weights as they arrive (see
     Notes). With ``is_causal=True``, key blocks that lie entirely above the diagonal are skipped.
 
     Parameters
     ----------
-    query : array_like, shape (..., L, d_k)
+    query : array_like, shape (..., n_queries, d_k)
         One row per query position.
-    key : array_like, shape (..., S, d_k)
+    key : array_like, shape (..., n_keys, d_k)
         One row per key position; same number of features as ``query``.
-    value : array_like, shape (..., S, d_v)
+    value : array_like, shape (..., n_keys, d_v)
         One row per key position.
     mask : array_like of bool or float, optional
-        As in :func:`~simple_attention.scaled_dot_product_attention`: broadcasts against the
-        scores ``(..., L, S)``; boolean ``True`` = may attend, float = added to the scores.
-        The mask is read one block at a time, so a key-padding mask ``(S,)`` costs no
-        ``(L, S)`` memory; a full ``(L, S)`` mask of course already takes that much.
+        As in :func:`~simple_attention.scaled_dot_product_attention`: broadcasts against the scores
+        ``(..., n_queries, n_keys)``; boolean ``True`` = may attend, float = added to the scores.
+        The mask is read one block at a time, so a key-padding mask ``(n_keys,)`` costs no
+        ``(n_queries, n_keys)`` memory; a full ``(n_queries, n_keys)`` mask of course already takes
+        that much.
     is_causal : bool, default False
         Let query ``i`` attend to keys ``j <= i`` only (top-left aligned, see
         :func:`~simple_attention.causal_mask`). Cannot be combined with ``mask``.
     scale : float, optional
-        Factor :math:`s` applied to the scores; defaults to :math:`1/\sqrt{d_k}`.
+        Factor :math:`c` applied to the scores; defaults to :math:`1/\sqrt{d_k}`.
     block_size : int, default 256
         Number of queries, and of keys, per block. Any positive size gives the same result to
-        rounding, also one that does not divide ``L`` or ``S``. The scores held at any moment
-        are ``(..., block_size, block_size)``.
+        rounding, also one that does not divide ``n_queries`` or ``n_keys``. The scores held at any
+        moment are ``(..., block_size, block_size)``.
 
     Returns
     -------
-    context : ndarray, shape (..., L, d_v)
+    context : ndarray, shape (..., n_queries, d_v)
         The outputs, in the dtype of the inputs. A query that may attend to no key gets a row
         of zeros, as in :func:`~simple_attention.scaled_dot_product_attention`. The attention
         weights are never formed, so they cannot be returned: use that function when you need
@@ -96,45 +97,45 @@ def chunked_attention(
 
     Notes
     -----
-    Take one query and split its scores :math:`x_1, \dots, x_S` into blocks. After the first
+    Take one query and split its scores :math:`s_0, \dots, s_{n_k-1}` into blocks. After the first
     :math:`t` blocks, keep three things: the largest score seen so far :math:`m_t`, the sum of
-    the shifted exponentials :math:`\ell_t = \sum_{j \le t} e^{x_j - m_t}` and the unnormalised
-    output :math:`a_t = \sum_{j \le t} e^{x_j - m_t} v_j` (sums over the keys seen so far).
+    the shifted exponentials :math:`\ell_t = \sum_{j \le t} e^{s_j - m_t}` and the unnormalised
+    output :math:`u_t = \sum_{j \le t} e^{s_j - m_t} v_j` (sums over the keys seen so far).
     A new block :math:`B` with maximum :math:`\tilde m` raises the maximum to
     :math:`m_{t+1} = \max(m_t, \tilde m)`, and every earlier term only needs its shift changed,
     which is one factor for all of them:
 
     .. math::
 
-        \alpha = e^{m_t - m_{t+1}}, \qquad
-        \ell_{t+1} = \alpha\, \ell_t + \sum_{j \in B} e^{x_j - m_{t+1}}, \qquad
-        a_{t+1} = \alpha\, a_t + \sum_{j \in B} e^{x_j - m_{t+1}}\, v_j .
+        r = e^{m_t - m_{t+1}}, \qquad
+        \ell_{t+1} = r\, \ell_t + \sum_{j \in B} e^{s_j - m_{t+1}}, \qquad
+        u_{t+1} = r\, u_t + \sum_{j \in B} e^{s_j - m_{t+1}}\, v_j .
 
     After the last block, :math:`m` is the maximum of all the scores and
 
     .. math::
 
-        \frac{a}{\ell} = \frac{\sum_j e^{x_j - m} v_j}{\sum_j e^{x_j - m}}
-                       = \sum_j \operatorname{softmax}(x)_j\, v_j ,
+        \frac{u}{\ell} = \frac{\sum_j e^{s_j - m} v_j}{\sum_j e^{s_j - m}}
+                       = \sum_j a_j\, v_j ,
 
-    exactly the attention output. Every exponent is :math:`\le 0`, so no exponential overflows,
-    and :math:`\alpha \le 1`. A query whose keys so far are all blocked has :math:`m = -\infty`;
-    it is shifted by 0 instead, so that :math:`\alpha = e^{-\infty} = 0` wipes its (empty)
-    history without ever computing :math:`-\infty - (-\infty)`. If no key at all is visible,
-    :math:`\ell = 0` and the output stays 0.
+    exactly the attention output (:math:`a_j` are the weights). Every exponent is :math:`\le 0`, so
+    no exponential overflows, and :math:`r \le 1`. A query whose keys so far are all blocked has
+    :math:`m = -\infty`; it is shifted by 0 instead, so that :math:`r = e^{-\infty} = 0` wipes its
+    (empty) history without ever computing :math:`-\infty - (-\infty)`. If no key at all is
+    visible, :math:`\ell = 0` and the output stays 0.
 
-    The unnormalised :math:`a` is a sum of up to ``S`` values and can overflow for values near
+    The unnormalised :math:`u` is a sum of up to ``n_keys`` values and can overflow for values near
     the largest number of the dtype, where the output itself does not. A block of queries whose
-    output is not finite is therefore computed once more keeping :math:`o = a / \ell` instead,
-    a weighted average at every step: :math:`o_{t+1} = (\alpha \ell_t / \ell_{t+1})\, o_t +
-    \sum_{j \in B} (e^{x_j - m_{t+1}} / \ell_{t+1})\, v_j`, with the values halved and the
+    output is not finite is therefore computed once more keeping :math:`z = u / \ell` instead,
+    a weighted average at every step: :math:`z_{t+1} = (r\, \ell_t / \ell_{t+1})\, z_t +
+    \sum_{j \in B} (e^{s_j - m_{t+1}} / \ell_{t+1})\, v_j`, with the values halved and the
     result clipped to their range and doubled (exact steps that keep rounding from stepping
     past the largest number). That costs one more pass over the scores, so it is done only
     where needed.
 
     Memory: per block of queries, the running values take ``block_size x (d_v + 2)`` numbers
-    and the scores ``block_size x block_size``; the output takes ``L x d_v``. Nothing grows
-    like ``L x S``.
+    and the scores ``block_size x block_size``; the output takes ``n_queries x d_v``. Nothing grows
+    like ``n_queries x n_keys``.
 
     float16 inputs are computed in float32 and the results cast back to float16.
 
@@ -178,7 +179,7 @@ def chunked_attention(
     context = np.empty((*batch, n_queries, v.shape[-1]), dtype=work)
     # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
-        q_scaled = q * scale  # L*d multiplications instead of L*S
+        q_scaled = q * scale  # n_queries*d multiplications instead of n_queries*n_keys
         for rows in block_slices(n_queries, block_size):
             q_block = q_scaled[..., rows, :]
             output = _attend_one_query_block(

@@ -7,10 +7,10 @@ instead of projecting the whole prefix again at every step, a cache keeps them a
 appends one new key and one new value.
 
 The mask must then be aligned at the **bottom right**. With :math:`m` new queries and
-:math:`S` keys in the cache (the new ones included), the new queries are the *last* :math:`m`
-positions, so query :math:`i` may see keys :math:`j \le S - m + i`.
+:math:`n_k` keys in the cache (the new ones included), the new queries are the *last* :math:`m`
+positions, so query :math:`i` may see keys :math:`j \le n_k - m + i`.
 :func:`~simple_attention.causal_mask` is aligned at the top left instead (query :math:`i` sees
-keys :math:`j \le i`): with one new query and :math:`S` keys it would let the newest token see
+keys :math:`j \le i`): with one new query and :math:`n_k` keys it would let the newest token see
 only the very first key.
 """
 
@@ -33,9 +33,9 @@ class KVCache:
 
     Attributes
     ----------
-    keys : ndarray, shape (..., S, d_k), or None
+    keys : ndarray, shape (..., n_keys, d_k), or None
         Every cached key, read-only; ``None`` while empty.
-    values : ndarray, shape (..., S, d_v), or None
+    values : ndarray, shape (..., n_keys, d_v), or None
         Every cached value, read-only, in the dtype of the keys; ``None`` while empty.
 
     See Also
@@ -79,9 +79,9 @@ class KVCache:
     def append(self, key: npt.ArrayLike, value: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Add the keys ``(..., m, d_k)`` and values ``(..., m, d_v)`` of ``m`` new positions.
 
-        Returns the keys ``(..., S, d_k)`` and values ``(..., S, d_v)`` of all ``S`` positions
-        cached so far, the new ones last. They are the cache's own arrays, read-only (as are
-        :attr:`keys` and :attr:`values`): writing to them raises ``ValueError`` instead of
+        Returns the keys ``(..., n_keys, d_k)`` and values ``(..., n_keys, d_v)`` of all ``n_keys``
+        positions cached so far, the new ones last. They are the cache's own arrays, read-only (as
+        are :attr:`keys` and :attr:`values`): writing to them raises ``ValueError`` instead of
         corrupting the cache. The cache keeps copies, never the caller's arrays. An append that
         raises leaves the cache as it was.
 
@@ -99,10 +99,10 @@ class KVCache:
     def extended(self, key: npt.ArrayLike, value: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """What :meth:`append` would store and return, checked but not stored.
 
-        Returns new read-only arrays, the keys ``(..., S, d_k)`` and values ``(..., S, d_v)``
-        of the cached positions followed by the new ones; the cache is unchanged. A step that
-        may still fail (a decoding step, say) computes with these and stores them (as
-        :attr:`keys` and :attr:`values`) only once it has succeeded. Raises what
+        Returns new read-only arrays, the keys ``(..., n_keys, d_k)`` and values
+        ``(..., n_keys, d_v)`` of the cached positions followed by the new ones; the cache is
+        unchanged. A step that may still fail (a decoding step, say) computes with these and stores
+        them (as :attr:`keys` and :attr:`values`) only once it has succeeded. Raises what
         :meth:`append` raises.
 
         Examples

@@ -37,7 +37,7 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
 
     The score of input :math:`x^{(j)}` is its dot product with the query :math:`q`,
 
-    .. math:: \omega_j = x^{(j)} \cdot q = \sum_{k} x^{(j)}_k\, q_k,
+    .. math:: s_j = x^{(j)} \cdot q = \sum_{f} x^{(j)}_f\, q_f,
 
     computed here one product at a time.
 
@@ -51,7 +51,7 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
     Returns
     -------
     ndarray, shape (n_tokens,)
-        The scores :math:`\omega_j`, in the dtype of ``inputs``.
+        The scores :math:`s_j`, in the dtype of ``inputs``.
 
     Raises
     ------
@@ -87,8 +87,8 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
     with np.errstate(over="ignore"):
         for j in range(n_tokens):
             total = 0.0
-            for k in range(dim):
-                total += float(x[j, k]) * float(q[k])
+            for f in range(dim):  # f: one feature of the vectors
+                total += float(x[j, f]) * float(q[f])
             scores[j] = total
     check_finite_scores(scores)
     return scores
@@ -97,14 +97,14 @@ def attention_scores_loop(inputs: npt.ArrayLike, query: npt.ArrayLike) -> np.nda
 def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.ndarray:
     r"""The context vector of one query: the weighted sum of the inputs, with explicit loops.
 
-    .. math:: z = \sum_j \alpha_j\, x^{(j)}
+    .. math:: z = \sum_j a_j\, x^{(j)}
 
     Parameters
     ----------
     inputs : array_like, shape (n_tokens, dim)
         The vectors :math:`x^{(j)}` (the values), one per row.
     weights : array_like, shape (n_tokens,)
-        The attention weights :math:`\alpha_j` of the query.
+        The attention weights :math:`a_j` of the query.
 
     Returns
     -------
@@ -139,8 +139,8 @@ def context_vector_loop(inputs: npt.ArrayLike, weights: npt.ArrayLike) -> np.nda
         )
     context = [0.0] * dim
     for j in range(n_tokens):
-        for k in range(dim):
-            context[k] += float(w[j]) * float(x[j, k])
+        for f in range(dim):
+            context[f] += float(w[j]) * float(x[j, f])
     with np.errstate(over="ignore"):
         result = np.array(context, dtype=x.dtype)
     if not np.isfinite(result).all():

@@ -36,9 +36,9 @@ def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
     Parameters
     ----------
     n_queries : int
-        Number of rows ``L``.
+        Number of rows ``n_queries``.
     n_keys : int, optional
-        Number of columns ``S``; defaults to ``n_queries``.
+        Number of columns ``n_keys``; defaults to ``n_queries``.
 
     Returns
     -------
@@ -74,9 +74,9 @@ def causal_mask_bottom_right(n_queries: int, n_keys: int) -> np.ndarray:
     Parameters
     ----------
     n_queries : int
-        Number of rows ``L`` (the new positions).
+        Number of rows ``n_queries`` (the new positions).
     n_keys : int
-        Number of columns ``S`` (all positions so far, the new ones included).
+        Number of columns ``n_keys`` (all positions so far, the new ones included).
 
     Returns
     -------
@@ -99,25 +99,26 @@ def causal_mask_bottom_right(n_queries: int, n_keys: int) -> np.ndarray:
 
 
 def key_padding_mask(keep: npt.ArrayLike, *, is_causal: bool = False) -> np.ndarray:
-    """Turn the real-token mask ``keep`` of shape ``(B, S)`` into an attention mask.
+    """Turn the real-token mask ``keep`` of shape ``(B, n_keys)`` into an attention mask.
 
-    The scores of multi-head attention have shape ``(B, n_heads, L, S)``, so a mask that
-    depends only on the sentence ``b`` and the key ``j`` must be shaped ``(B, 1, 1, S)``: the
-    two ones broadcast over the heads and the queries. (Passing ``keep`` itself, ``(B, S)``,
-    would line ``B`` up with the *queries* axis: wrong, or a shape error.)
+    The scores of multi-head attention have shape ``(B, n_heads, n_queries, n_keys)``, so a mask
+    that depends only on the sentence ``b`` and the key ``j`` must be shaped ``(B, 1, 1, n_keys)``:
+    the two ones broadcast over the heads and the queries. (Passing ``keep`` itself,
+    ``(B, n_keys)``, would line ``B`` up with the *queries* axis: wrong, or a shape error.)
 
     Parameters
     ----------
-    keep : array_like of bool, shape (B, S)
+    keep : array_like of bool, shape (B, n_keys)
         ``True`` at the real tokens, as returned by :func:`pad_batch`.
     is_causal : bool, default False
-        Also block the future: combine with :func:`~simple_attention.causal_mask` ``(S, S)``.
+        Also block the future: combine with :func:`~simple_attention.causal_mask`
+        ``(n_keys, n_keys)``.
 
     Returns
     -------
-    ndarray of bool, shape (B, 1, 1, S), or (B, 1, S, S) if ``is_causal``
-        ``True`` = may attend. For single-head attention, whose scores are ``(B, L, S)``, take
-        ``mask[:, 0]``.
+    ndarray of bool, shape (B, 1, 1, n_keys), or (B, 1, n_keys, n_keys) if ``is_causal``
+        ``True`` = may attend. For single-head attention, whose scores are
+        ``(B, n_queries, n_keys)``, take ``mask[:, 0]``.
 
     Raises
     ------
@@ -151,7 +152,7 @@ def key_padding_mask(keep: npt.ArrayLike, *, is_causal: bool = False) -> np.ndar
 
 
 def check_mask(mask: npt.ArrayLike, scores_shape: tuple[int, ...]) -> np.ndarray:
-    """Validate ``mask`` against scores of shape ``(..., L, S)`` and return it as an array.
+    """Validate ``mask`` against scores ``(..., n_queries, n_keys)``; return it as an array.
 
     Raises ``TypeError`` for masks that are neither boolean nor floating point, and
     ``ValueError`` for a float mask holding NaN or ``+inf`` or a mask whose shape does not
@@ -189,11 +190,11 @@ def check_mask(mask: npt.ArrayLike, scores_shape: tuple[int, ...]) -> np.ndarray
 def resolve_mask(
     mask: npt.ArrayLike | None, is_causal: bool, scores_shape: tuple[int, ...]
 ) -> np.ndarray | None:
-    """Check ``mask`` against scores ``(..., L, S)``, and refuse it together with ``is_causal``.
+    """Check ``mask`` against scores ``(..., n_queries, n_keys)``; refuse it with ``is_causal``.
 
     The one place where every attention function and layer applies the rule "pass either
     ``mask=`` or ``is_causal=True``": combining the two is the caller's choice to make
-    explicitly, ``causal_mask(L, S) & mask``. Returns the validated mask, or ``None``.
+    explicitly, ``causal_mask(n_queries, n_keys) & mask``. Returns the validated mask, or ``None``.
     """
     if is_causal and mask is not None:
         raise ValueError(

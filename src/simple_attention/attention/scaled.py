@@ -106,14 +106,15 @@ def attention_weights(
     mask: np.ndarray | None = None,
     is_causal: bool = False,
 ) -> np.ndarray:
-    r"""The first half of :func:`attend`: :math:`\operatorname{softmax}(s\,QK^\top + M)`.
+    r"""The first half of :func:`attend`: :math:`\operatorname{softmax}(c\,QK^\top + M)`.
 
     Unchecked, with the same conventions as :func:`attend`; returns the weights
-    ``(..., L, S)``. A layer that drops weights out before the value product starts here.
+    ``(..., n_queries, n_keys)``. A layer that drops weights out before the value product starts
+    here.
     """
     n_queries, n_keys = q.shape[-2], k.shape[-2]
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
-        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_queries, n_keys)
     check_finite_scores(scores)
     if is_causal:
         mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
@@ -133,18 +134,18 @@ def attend(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Attention as the formula reads, returning the context and the weights.
 
-    .. math:: \text{scores} = s\,QK^\top + M, \qquad
+    .. math:: \text{scores} = c\,QK^\top + M, \qquad
               \text{weights} = \operatorname{softmax}(\text{scores}), \qquad
               \text{context} = \text{weights}\; V.
 
-    This is the kernel to read: :func:`~simple_attention.scaled_dot_product_attention` runs it
-    when the weights are wanted (``return_weights=True``), and the blocked kernel behind it
-    otherwise gives the same numbers without holding the ``(L, S)`` weights. Nothing is checked
-    here: ``q`` ``(..., L, d_k)``, ``k`` ``(..., S, d_k)`` and ``v`` ``(..., S, d_v)`` are
-    arrays of one working dtype (float32 or float64), ``mask`` (or ``None``) has passed
-    ``check_mask``, and ``scale`` is a finite float; ``is_causal`` comes without a ``mask`` (the
-    public functions refuse the two together). Returns ``context`` ``(..., L, d_v)`` and
-    ``weights`` ``(..., L, S)`` in that dtype.
+    This is the kernel to read: :func:`~simple_attention.scaled_dot_product_attention` runs it when
+    the weights are wanted (``return_weights=True``), and the blocked kernel behind it otherwise
+    gives the same numbers without holding the ``(n_queries, n_keys)`` weights. Nothing is checked
+    here: ``q`` ``(..., n_queries, d_k)``, ``k`` ``(..., n_keys, d_k)`` and ``v``
+    ``(..., n_keys, d_v)`` are arrays of one working dtype (float32 or float64), ``mask`` (or
+    ``None``) has passed ``check_mask``, and ``scale`` is a finite float; ``is_causal`` comes
+    without a ``mask`` (the public functions refuse the two together). Returns ``context``
+    ``(..., n_queries, d_v)`` and ``weights`` ``(..., n_queries, n_keys)`` in that dtype.
 
     A query that may attend to no key has a row of zero weights and a zero context, never NaN.
     The weights are normalised before they meet the values, so the context is a weighted
@@ -163,7 +164,7 @@ def attend(
     """
     weights = attention_weights(q, k, scale=scale, mask=mask, is_causal=is_causal)
     with np.errstate(over="ignore", invalid="ignore"):
-        context = weights @ v  # (..., L, d_v)
+        context = weights @ v  # (..., n_queries, d_v)
     if not np.isfinite(context).all():
         weighted_average_(weights, v, context)  # values near the largest number of the dtype
     return context, weights
@@ -181,7 +182,7 @@ def attend_blocked(
     """The context of :func:`attend`, computed a block of queries at a time.
 
     Takes what :func:`attend` takes and returns its ``context`` (to rounding), but never holds
-    the ``(L, S)`` weights: see
+    the ``(n_queries, n_keys)`` weights: see
     :func:`~simple_attention.attention.blocks.attend_by_query_blocks`. Nothing is checked here.
     """
     context, _ = attend_by_query_blocks(
@@ -222,7 +223,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     return_weights: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    r"""Scaled dot-product attention: softmax(s·QKᵀ + M) V.
+    r"""Scaled dot-product attention: softmax(c·QKᵀ + M) V.
 
     Every query is compared with every key (``scores``), the scores of each query are turned
     into ``weights`` by a softmax over the keys, and each output (``context``) is the weighted
@@ -230,30 +231,31 @@ def scaled_dot_product_attention(
 
     Parameters
     ----------
-    query : array_like, shape (..., L, d_k)
+    query : array_like, shape (..., n_queries, d_k)
         One row per query position.
-    key : array_like, shape (..., S, d_k)
+    key : array_like, shape (..., n_keys, d_k)
         One row per key position; same number of features as ``query``.
-    value : array_like, shape (..., S, d_v)
+    value : array_like, shape (..., n_keys, d_v)
         One row per key position.
     mask : array_like of bool or float, optional
-        Broadcasts against the scores ``(..., L, S)``; a key-padding mask ``(S,)`` works too.
-        Boolean: ``True`` = may attend, ``False`` = blocked. Float: added to the scores, so
-        ``-inf`` blocks and ``0`` changes nothing. Integer masks raise ``TypeError``.
+        Broadcasts against the scores ``(..., n_queries, n_keys)``; a key-padding mask
+        ``(n_keys,)`` works too. Boolean: ``True`` = may attend, ``False`` = blocked. Float: added
+        to the scores, so ``-inf`` blocks and ``0`` changes nothing. Integer masks raise
+        ``TypeError``.
     is_causal : bool, default False
-        Let query ``i`` attend to keys ``j <= i`` only (see :func:`causal_mask`, top-left
-        aligned). Cannot be combined with ``mask``: pass ``causal_mask(L, S) & mask`` instead.
+        Let query ``i`` attend to keys ``j <= i`` only (see :func:`causal_mask`, top-left aligned).
+        Cannot be combined with ``mask``: pass ``causal_mask(n_queries, n_keys) & mask`` instead.
     scale : float, optional
-        Factor :math:`s` applied to the scores. Defaults to :math:`1/\sqrt{d_k}`, with
+        Factor :math:`c` applied to the scores. Defaults to :math:`1/\sqrt{d_k}`, with
         :math:`d_k` the number of key features (per head). ``0.0`` averages the values uniformly.
     return_weights : bool, default False
         Also return the attention weights.
 
     Returns
     -------
-    context : ndarray, shape (..., L, d_v)
+    context : ndarray, shape (..., n_queries, d_v)
         The outputs, in the dtype of the inputs.
-    weights : ndarray, shape (..., L, S)
+    weights : ndarray, shape (..., n_queries, n_keys)
         The attention weights, only if ``return_weights``. Each row sums to 1, except the row of
         a query that may attend to no key at all, which is all zeros (as is its output).
 
@@ -283,23 +285,22 @@ def scaled_dot_product_attention(
 
     .. code-block:: python
 
-        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., L, S)
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_queries, n_keys)
         if is_causal:
             mask = causal_mask(n_queries, n_keys)  # query i sees keys j <= i
         if mask is not None:
             scores = apply_mask_(scores, mask)  # -inf where blocked
         weights = stable_softmax_(scores)  # a fully blocked row gives zeros
-        context = weights @ v  # (..., L, d_v)
+        context = weights @ v  # (..., n_queries, d_v)
 
-    That is the kernel to read, and the one that runs when ``return_weights`` asks for the
-    weights. Without ``return_weights``, the same numbers (to rounding) come from a kernel that
-    never holds the ``(L, S)`` weights: the scores are computed for a block of queries at a
-    time (about a million scores per block, one (batch, head) slice at a time for large
-    inputs), turned into exponentials in place, multiplied by the values, and only then
-    divided by their row sums, which gives the same numbers as normalising the weights first.
-    With ``is_causal``, the keys a block of queries cannot see are skipped.
-    :func:`~simple_attention.chunked_attention` also splits the keys into blocks, for memory
-    that does not grow with ``S``.
+    That is the kernel to read, and the one that runs when ``return_weights`` asks for the weights.
+    Without ``return_weights``, the same numbers (to rounding) come from a kernel that never holds
+    the ``(n_queries, n_keys)`` weights: the scores are computed for a block of queries at a time
+    (about a million scores per block, one (batch, head) slice at a time for large inputs), turned
+    into exponentials in place, multiplied by the values, and only then divided by their row sums,
+    which gives the same numbers as normalising the weights first. With ``is_causal``, the keys a
+    block of queries cannot see are skipped. :func:`~simple_attention.chunked_attention` also
+    splits the keys into blocks, for memory that does not grow with ``n_keys``.
 
     Where the product with the values overflows (values near the largest number of the dtype,
     whose average is still finite), it is recomputed safely with the weights normalised first
@@ -344,7 +345,7 @@ def scaled_dot_product_attention(
     if return_weights:
         context, weights = attend(q, k, v, scale=scale, mask=mask_arr, is_causal=is_causal)
         return context.astype(out_dtype, copy=False), weights.astype(out_dtype, copy=False)
-    # Blocks of queries against the keys they may see: no (L, S) temporary, and causal
+    # Blocks of queries against the keys they may see: no (n_queries, n_keys) temporary, and causal
     # attention skips the keys above the diagonal instead of computing and then masking them.
     context = attend_blocked(q, k, v, scale=scale, mask=mask_arr, is_causal=is_causal)
     return context.astype(out_dtype, copy=False)
@@ -435,34 +436,34 @@ def scaled_dot_product_attention_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of a loss through :func:`scaled_dot_product_attention`.
 
-    The forward pass computes :math:`S = s\,QK^\top + M`, :math:`W = \operatorname{softmax}(S)`
-    and :math:`C = WV`. Given :math:`G = \partial L / \partial C`, the chain rule run backwards
-    gives
+    The forward pass computes the scores :math:`S = c\,QK^\top + M` (with the scale
+    :math:`c`, by default :math:`1/\sqrt{d_k}`), the weights :math:`A = \operatorname{softmax}(S)`
+    and the context :math:`Z = AV`. Given :math:`\mathrm{d}Z = \partial \mathcal{L} / \partial Z`,
+    the chain rule run backwards gives
 
-    .. math:: \frac{\partial L}{\partial V} = W^\top G, \qquad
-              \frac{\partial L}{\partial W} = G V^\top, \qquad
-              \frac{\partial L}{\partial S} = W \odot \Bigl(\frac{\partial L}{\partial W}
-              - \operatorname{rowsum}\Bigl(\frac{\partial L}{\partial W} \odot W\Bigr)\Bigr),
+    .. math:: \mathrm{d}V = A^\top \mathrm{d}Z, \qquad
+              \mathrm{d}A = \mathrm{d}Z\, V^\top, \qquad
+              \mathrm{d}S = A \odot \bigl(\mathrm{d}A
+              - \operatorname{rowsum}(\mathrm{d}A \odot A)\bigr),
 
-    .. math:: \frac{\partial L}{\partial Q} = s\,\frac{\partial L}{\partial S}\,K, \qquad
-              \frac{\partial L}{\partial K} = s\,\Bigl(\frac{\partial L}{\partial S}
-              \Bigr)^{\!\top} Q.
+    .. math:: \mathrm{d}Q = c\,\mathrm{d}S\,K, \qquad
+              \mathrm{d}K = c\,\mathrm{d}S^{\top} Q.
 
-    The mask needs no argument of its own: it is already in ``weights``. A blocked key has
-    weight 0, so its score gets gradient 0; a float mask is added to the scores, which passes
-    the gradient through unchanged; a query that may attend to no key has a row of zero weights
-    and gets a zero gradient, never NaN. With a single key (``S = 1``) every weight is exactly 1,
-    and the gradients of the queries and keys are exactly zero.
+    The mask needs no argument of its own: it is already in ``weights``. A blocked key has weight
+    0, so its score gets gradient 0; a float mask is added to the scores, which passes the gradient
+    through unchanged; a query that may attend to no key has a row of zero weights and gets a zero
+    gradient, never NaN. With a single key (``n_keys = 1``) every weight is exactly 1, and the
+    gradients of the queries and keys are exactly zero.
 
     Parameters
     ----------
-    grad_context : array_like, shape (..., L, d_v)
+    grad_context : array_like, shape (..., n_queries, d_v)
         Gradient of the loss with respect to the output of the forward call.
-    query : array_like, shape (..., L, d_k)
-    key : array_like, shape (..., S, d_k)
-    value : array_like, shape (..., S, d_v)
+    query : array_like, shape (..., n_queries, d_k)
+    key : array_like, shape (..., n_keys, d_k)
+    value : array_like, shape (..., n_keys, d_v)
         The inputs of the forward call.
-    weights : array_like, shape (..., L, S)
+    weights : array_like, shape (..., n_queries, n_keys)
         The attention weights the forward call returned (``return_weights=True``).
     scale : float, optional
         The scale of the forward call; defaults to :math:`1/\sqrt{d_k}` as there.
@@ -486,7 +487,7 @@ def scaled_dot_product_attention_backward(
         imaginary part is never dropped).
     FloatingPointError
         If a gradient overflows the dtype. An intermediate product that overflows where the
-        gradient does not (such as :math:`(\partial L / \partial S)\,K` before the scale) is
+        gradient does not (such as :math:`\mathrm{d}S\,K` before the scale) is
         recomputed in a safe order instead.
 
     See Also
@@ -577,12 +578,12 @@ def attend_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gradients of :func:`scaled_dot_product_attention_backward`, without its checks.
 
-    ``grad_context`` ``(..., L, d_v)``, ``q``, ``k``, ``v`` and the ``weights`` ``(..., L, S)``
-    of the forward call are arrays of one working dtype (float32 or float64) whose leading
-    dimensions broadcast; ``weights`` are trusted, not checked for finiteness. Returns
-    ``(grad_query, grad_key, grad_value)``, each summed over the dimensions its input was
-    broadcast along, so that it has the shape of that input. Raises ``FloatingPointError`` if
-    a gradient overflows.
+    ``grad_context`` ``(..., n_queries, d_v)``, ``q``, ``k``, ``v`` and the ``weights``
+    ``(..., n_queries, n_keys)`` of the forward call are arrays of one working dtype (float32 or
+    float64) whose leading dimensions broadcast; ``weights`` are trusted, not checked for
+    finiteness. Returns ``(grad_query, grad_key, grad_value)``, each summed over the dimensions its
+    input was broadcast along, so that it has the shape of that input. Raises
+    ``FloatingPointError`` if a gradient overflows.
     """
     batch = grad_context.shape[:-2]
     n_queries, n_keys = q.shape[-2], k.shape[-2]
@@ -605,10 +606,10 @@ def attend_backward(
 def backward_through_scores(
     grad_weights: np.ndarray, weights: np.ndarray, q: np.ndarray, k: np.ndarray, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""dL/dQ and dL/dK from dL/dW, through :math:`W = \operatorname{softmax}(s\,QK^\top + M)`.
+    r"""dQ and dK from dA, through :math:`A = \operatorname{softmax}(c\,QK^\top + M)`.
 
     The part of the backward pass shared by every variant of attention (with or without
-    dropout applied to :math:`W` afterwards). Nothing is validated or summed over broadcast
+    dropout applied to :math:`A` afterwards). Nothing is validated or summed over broadcast
     dimensions here; the callers do both. Raises ``FloatingPointError`` if a gradient
     overflows even when computed in the safe order.
     """
@@ -625,7 +626,7 @@ def _scaled_product(a: np.ndarray, b: np.ndarray, scale: float, name: str) -> np
         if np.isfinite(product).all():
             return product
         # With scale < 1, a @ b can overflow where the scaled product does not (a cheap check
-        # on an (L, d) result; the recomputation happens only then).
+        # on an (n_queries, d) result; the recomputation happens only then).
         product = a @ (b * scale)
     _check_finite_gradient(product, name)
     return product

@@ -205,10 +205,11 @@ def softmax_backward(
 ) -> np.ndarray:
     r"""Gradient of a loss through softmax, given the softmax output.
 
-    With :math:`w = \operatorname{softmax}(s)` and upstream gradient :math:`g = \partial L /
-    \partial w`, the Jacobian :math:`\partial w_i / \partial s_j = w_i(\delta_{ij} - w_j)` gives
+    With the weights :math:`a = \operatorname{softmax}(s)` and the upstream gradient
+    :math:`g = \partial \mathcal{L} / \partial a`, the Jacobian
+    :math:`\partial a_i / \partial s_j = a_i(\delta_{ij} - a_j)` gives
 
-    .. math:: \frac{\partial L}{\partial s_j} = w_j \Bigl(g_j - \sum_i g_i w_i\Bigr).
+    .. math:: \frac{\partial \mathcal{L}}{\partial s_j} = a_j \Bigl(g_j - \sum_i g_i a_i\Bigr).
 
     Rows of ``weights`` that are all zero (fully masked) get a zero gradient.
 
@@ -401,10 +402,11 @@ def log_softmax_backward(
 ) -> np.ndarray:
     r"""Gradient of a loss through :func:`log_softmax`, given its output.
 
-    With :math:`y = \log\operatorname{softmax}(x)`, :math:`\partial y_i / \partial x_j =
-    \delta_{ij} - e^{y_j}`, so for an upstream gradient :math:`g = \partial L / \partial y`
+    With :math:`y = \log\operatorname{softmax}(x)`,
+    :math:`\partial y_i / \partial x_j = \delta_{ij} - e^{y_j}`, so for an upstream gradient
+    :math:`g = \partial \mathcal{L} / \partial y`
 
-    .. math:: \frac{\partial L}{\partial x_j} = g_j - e^{y_j} \sum_i g_i .
+    .. math:: \frac{\partial \mathcal{L}}{\partial x_j} = g_j - e^{y_j} \sum_i g_i .
 
     Blocked entries (``log_probs`` of ``-inf``) are constants: they pass no gradient on and get
     none, so a fully blocked slice has a zero gradient, as in :func:`softmax_backward`.

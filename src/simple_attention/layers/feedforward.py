@@ -145,7 +145,7 @@ def gelu(x: npt.ArrayLike) -> np.ndarray:
 def gelu_backward(x: npt.ArrayLike, grad: npt.ArrayLike) -> np.ndarray:
     r"""Gradient of a loss through :func:`gelu`: ``grad`` times the derivative at ``x``.
 
-    .. math:: \frac{\partial L}{\partial x} = g \odot \Bigl(\tfrac12 (1 + t)
+    .. math:: \frac{\partial \mathcal{L}}{\partial x} = g \odot \Bigl(\tfrac12 (1 + t)
               + \tfrac12\, x\, (1 - t^2)\, \sqrt{2/\pi}\, (1 + 3 \cdot 0.044715\, x^2)\Bigr),
               \qquad t = \tanh\bigl(\sqrt{2/\pi}\, (x + 0.044715\, x^3)\bigr)
 
@@ -154,8 +154,8 @@ def gelu_backward(x: npt.ArrayLike, grad: npt.ArrayLike) -> np.ndarray:
     x : array_like
         The input of :func:`gelu` (not its output: GELU cannot be inverted).
     grad : array_like
-        Upstream gradient :math:`g = \partial L / \partial \operatorname{gelu}(x)`, same shape
-        and dtype as ``x``.
+        Upstream gradient :math:`g = \partial \mathcal{L} / \partial \operatorname{gelu}(x)`, same
+        shape and dtype as ``x``.
 
     Returns
     -------

@@ -33,14 +33,14 @@ class LayerNorm(Layer):
     The variance is the biased one (divided by :math:`d`, not :math:`d - 1`) and
     :math:`\varepsilon` sits inside the square root, as in ``torch.nn.functional.layer_norm``.
 
-    The backward pass, derived by hand, with :math:`g = \partial L / \partial y` and
+    The backward pass, derived by hand, with :math:`g = \partial \mathcal{L} / \partial y` and
     :math:`\sigma = \sqrt{\sigma^2 + \varepsilon}`:
 
     .. math::
 
-        \frac{\partial L}{\partial \gamma} = \sum g \odot \hat x, \qquad
-        \frac{\partial L}{\partial \beta} = \sum g, \qquad
-        \frac{\partial L}{\partial x} = \frac{1}{\sigma} \Bigl(g \odot \gamma
+        \frac{\partial \mathcal{L}}{\partial \gamma} = \sum g \odot \hat x, \qquad
+        \frac{\partial \mathcal{L}}{\partial \beta} = \sum g, \qquad
+        \frac{\partial \mathcal{L}}{\partial x} = \frac{1}{\sigma} \Bigl(g \odot \gamma
             - \operatorname{mean}(g \odot \gamma)
             - \hat x \odot \operatorname{mean}(g \odot \gamma \odot \hat x)\Bigr),
 

@@ -73,14 +73,15 @@ def plot_attention_weights(
 
     Parameters
     ----------
-    weights : array_like, shape (L, S)
-        The attention weights, one row per query, with ``L, S >= 1``. A NaN weight (from a
-        failed softmax) is a blank cell marked ``nan``.
+    weights : array_like, shape (n_queries, n_keys)
+        The attention weights, one row per query, with ``n_queries, n_keys >= 1``. A NaN weight
+        (from a failed softmax) is a blank cell marked ``nan``.
     query_labels : sequence, optional
-        ``L`` labels for the rows (the tokens doing the looking); default ``0 .. L-1``.
+        ``n_queries`` labels for the rows (the tokens doing the looking); default
+        ``0 .. n_queries-1``.
     key_labels : sequence, optional
-        ``S`` labels for the columns (the tokens being looked at); default ``query_labels``
-        when the matrix is square, else ``0 .. S-1``.
+        ``n_keys`` labels for the columns (the tokens being looked at); default ``query_labels``
+        when the matrix is square, else ``0 .. n_keys-1``.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     annotate : bool, default True

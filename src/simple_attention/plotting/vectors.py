@@ -147,9 +147,9 @@ def plot_query_attention(
 ) -> Figure:
     r"""Draw attention for one query as three linked bar charts: scores, weights, context.
 
-    Left, the score :math:`\omega_j` of every key; middle, the weights
-    :math:`\alpha = \operatorname{softmax}(\omega)`, which are positive and sum to one; right,
-    the context vector :math:`z = \sum_j \alpha_j x^{(j)}`, one bar per feature. Arrows name
+    Left, the score :math:`s_j` of every key; middle, the weights
+    :math:`a = \operatorname{softmax}(s)`, which are positive and sum to one; right,
+    the context vector :math:`z = \sum_j a_j x^{(j)}`, one bar per feature. Arrows name
     the step that leads from one panel to the next.
 
     Parameters
@@ -235,15 +235,15 @@ def plot_query_attention(
         fig.add_subplot(grid[0, i]) for i in range(5)
     )
     _bars(ax_scores, s, keys, SCORE_COLOUR, query_index)
-    ax_scores.set_title(r"1. scores $\omega_j$")
+    ax_scores.set_title(r"1. scores $s_j$")
     ax_scores.set_xlabel("key")
     _arrow(ax_step1, "softmax")
     _bars(ax_weights, w, keys, WEIGHT_COLOUR, query_index)
     ax_weights.set_ylim(0.0, 1.1 * max(1.0, float(np.nanmax(w, initial=0.0))))
-    ax_weights.set_title(r"2. weights $\alpha_j = \mathrm{softmax}(\omega)_j$")
+    ax_weights.set_title(r"2. weights $a_j = \mathrm{softmax}(s)_j$")
     ax_weights.set_xlabel("key")
     _arrow(ax_step2, "weighted sum\nof the inputs")
     _bars(ax_context, z, [str(i) for i in range(z.shape[0])], CONTEXT_COLOUR, None)
-    ax_context.set_title(r"3. context $z = \Sigma_j\, \alpha_j x^{(j)}$")
+    ax_context.set_title(r"3. context $z = \Sigma_j\, a_j x^{(j)}$")
     ax_context.set_xlabel("feature")
     return fig

@@ -6,10 +6,10 @@ character**: the mean negative log-likelihood, with the natural logarithm,
 
 .. math::
 
-    \\text{nats} = -\\frac{1}{n} \\sum_{t=1}^{n} \\log p(x_t \\mid x_{<t}).
+    \\text{nats} = -\\frac{1}{n} \\sum_{t=0}^{n-1} \\log p(x_t \\mid x_{<t}).
 
-Uniform guessing among ``V`` characters scores :math:`\\log V`; dividing by :math:`\\log 2`
-gives bits per character.
+Uniform guessing among ``n_vocab`` characters scores :math:`\\log n_\\text{vocab}`; dividing by
+:math:`\\log 2` gives bits per character.
 
 Counts are smoothed by adding :math:`\\alpha > 0` to every count (Laplace smoothing for
 :math:`\\alpha = 1`), so that a character or a pair never seen in training keeps a positive
@@ -18,13 +18,13 @@ count of character ``a`` and ``c(a, b)`` the count of ``a`` followed by ``b``:
 
 .. math::
 
-    p(a) = \\frac{c(a) + \\alpha}{N + \\alpha V}, \\qquad
-    p(b \\mid a) = \\frac{c(a, b) + \\alpha}{\\sum_{b'} c(a, b') + \\alpha V}.
+    p(a) = \\frac{c(a) + \\alpha}{N + \\alpha\\, n_\\text{vocab}}, \\qquad
+    p(b \\mid a) = \\frac{c(a, b) + \\alpha}{\\sum_{b'} c(a, b') + \\alpha\\, n_\\text{vocab}}.
 
-The bigram model has no previous character for the first one of a text; it scores that one
-with its unigram probability :math:`p(x_1)`, so that both models score the same ``n``
-characters. The bigram table has ``V * V`` entries: it is meant for characters (``V`` in the
-hundreds), not for word vocabularies.
+The bigram model has no previous character for the first one of a text; it scores that one with its
+unigram probability :math:`p(x_0)`, so that both models score the same ``n`` characters. The bigram
+table has ``n_vocab * n_vocab`` entries: it is meant for characters (``n_vocab`` in the hundreds),
+not for word vocabularies.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class UnigramModel:
 
     Attributes
     ----------
-    log_probs : ndarray of float64, shape (V,)
+    log_probs : ndarray of float64, shape (vocab_size,)
         :math:`\\log p(a)` for every id ``a``.
 
     Examples
@@ -78,7 +78,7 @@ class UnigramModel:
     """
 
     def __init__(self, log_probs: np.ndarray) -> None:
-        self.log_probs = log_probs  # (V,)
+        self.log_probs = log_probs  # (n_vocab,)
 
     @property
     def vocab_size(self) -> int:
@@ -93,7 +93,7 @@ class UnigramModel:
         ids : array_like of int, shape (N,)
             The training text as ids in ``[0, vocab_size)``; at least one.
         vocab_size : int
-            ``V``, the number of distinct ids.
+            ``n_vocab``, the number of distinct ids.
         alpha : float, default 1.0
             Added to every count; positive.
 
@@ -146,14 +146,14 @@ class UnigramModel:
 class BigramModel:
     """Next-character frequencies given the previous character, smoothed by ``alpha``.
 
-    :math:`p(b \\mid a) = (c(a, b) + \\alpha) / (\\sum_{b'} c(a, b') + \\alpha V)`; the first
-    character of a text is scored (and drawn) by the unigram model of the same text.
+    :math:`p(b \\mid a) = (c(a, b) + \\alpha) / (\\sum_{b'} c(a, b') + \\alpha n_\\text{vocab})`;
+    the first character of a text is scored (and drawn) by the unigram model of the same text.
 
     Build one with :meth:`fit`.
 
     Attributes
     ----------
-    log_probs : ndarray of float64, shape (V, V)
+    log_probs : ndarray of float64, shape (vocab_size, vocab_size)
         ``log_probs[a, b]`` is :math:`\\log p(b \\mid a)`; every row sums to one in
         probability.
     unigram : UnigramModel
@@ -173,7 +173,7 @@ class BigramModel:
     """
 
     def __init__(self, log_probs: np.ndarray, unigram: UnigramModel) -> None:
-        self.log_probs = log_probs  # (V, V): previous id, next id
+        self.log_probs = log_probs  # (n_vocab, n_vocab): previous id, next id
         self.unigram = unigram
 
     @property
@@ -190,10 +190,10 @@ class BigramModel:
         vocab_size = check_positive_int(vocab_size, "vocab_size")
         alpha = _check_alpha(alpha)
         x = _nonempty_ids(ids, "ids", vocab_size)
-        # c(a, b) for every pair: count the flat index a * V + b.
+        # c(a, b) for every pair: count the flat index a * vocab_size + b.
         pairs = np.bincount(x[:-1] * vocab_size + x[1:], minlength=vocab_size * vocab_size)
-        counts = pairs.reshape(vocab_size, vocab_size).astype(np.float64)  # (V, V)
-        totals = counts.sum(axis=1, keepdims=True)  # (V, 1): c(a, ·)
+        counts = pairs.reshape(vocab_size, vocab_size).astype(np.float64)  # (n_vocab, n_vocab)
+        totals = counts.sum(axis=1, keepdims=True)  # (n_vocab, 1): c(a, ·)
         log_probs = np.log(counts + alpha) - np.log(totals + alpha * vocab_size)
         return cls(log_probs, UnigramModel.fit(x, vocab_size, alpha=alpha))
 
@@ -245,7 +245,7 @@ class BigramModel:
                 raise ValueError(f"start must lie in [0, {self.vocab_size}), got {start}")
         generator = as_rng(rng)
         u = generator.random(n)
-        cdf = np.cumsum(np.exp(self.log_probs), axis=1)  # (V, V)
+        cdf = np.cumsum(np.exp(self.log_probs), axis=1)  # (n_vocab, n_vocab)
         ids = np.empty(n, dtype=np.int64)
         if n == 0:
             return ids

@@ -2,18 +2,18 @@ r"""Checking a backward pass against finite differences.
 
 A hand-derived gradient is easy to get subtly wrong, and a wrong gradient still trains a little,
 so the error hides. The cure is to compare it with a numerical derivative. For a scalar loss
-:math:`L(x)`, the central difference
+:math:`\mathcal{L}(x)`, the central difference
 
-.. math:: \frac{\partial L}{\partial x_i} \approx
-          \frac{L(x + \varepsilon e_i) - L(x - \varepsilon e_i)}{2\varepsilon}
+.. math:: \frac{\partial \mathcal{L}}{\partial x_i} \approx
+          \frac{\mathcal{L}(x + \varepsilon e_i) - \mathcal{L}(x - \varepsilon e_i)}{2\varepsilon}
 
 is accurate to :math:`O(\varepsilon^2)`; in float64 with :math:`\varepsilon = 10^{-6}` a correct
 gradient agrees to about seven digits or better.
 
-The loss is :math:`L = \sum G \odot f(x)` for a *random* upstream gradient :math:`G`, not the
-plain sum of :math:`f(x)`: with the plain sum every output would get the same weight, and a
-backward pass that mixed up two outputs (or, through a softmax, whose rows always sum to one,
-lost a term entirely) could still pass.
+The loss is :math:`\mathcal{L} = \sum G \odot f(x)` for a *random* upstream gradient :math:`G`, not
+the plain sum of :math:`f(x)`: with the plain sum every output would get the same weight, and a
+backward pass that mixed up two outputs (or, through a softmax, whose rows always sum to one, lost
+a term entirely) could still pass.
 """
 
 from __future__ import annotations
