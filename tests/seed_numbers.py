@@ -1,43 +1,22 @@
-"""The seed notebook's published numbers: the fixture the library must reproduce."""
+"""The seed notebook's published numbers, the fixture the library must reproduce.
+
+They live in the library, :func:`simple_attention.seed_numbers`, so that the tests, the
+tutorial and the gallery all compare against one source; this module only gives them the short
+names the tests use.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import simple_attention as sa
 
-# The seed notebook's 4x3 input matrix and the values it printed, as published.
-SEED_INPUT = np.array(
-    [
-        [0.86379499, 0.93042748, 0.82149658],
-        [0.11288872, 0.23407153, 0.26185969],
-        [0.79451453, 0.63626262, 0.39415654],
-        [0.59248056, 0.70135167, 0.51830873],
-    ]
-)
-SEED_QUERY_INDEX = 1
-SEED_SCORE = np.array([0.53041613, 0.13610384, 0.3418364, 0.36677499])
-SEED_WEIGHT = np.array([0.29838948, 0.20115732, 0.24710661, 0.25334659])
-SEED_CONTEXT = np.array([0.62688845, 0.65962472, 0.52651137])
-SEED_SCORES = np.array(
-    [
-        [2.28669371, 0.53041613, 1.60209215, 1.59012746],
-        [0.53041613, 0.13610384, 0.3418364, 0.36677499],
-        [1.60209215, 0.3418364, 1.19144284, 1.12127305],
-        [1.59012746, 0.36677499, 1.12127305, 1.11157133],
-    ]
-)
-SEED_WEIGHTS = np.array(
-    [
-        [0.45971284, 0.07938619, 0.2318291, 0.22907187],
-        [0.29838948, 0.20115732, 0.24710661, 0.25334659],
-        [0.38985174, 0.11055474, 0.25855726, 0.24103626],
-        [0.39375687, 0.11585984, 0.24638103, 0.24400226],
-    ]
-)
-SEED_CONTEXTS = np.array(
-    [
-        [0.72597167, 0.75447563, 0.60854748],
-        [0.62688845, 0.65962472, 0.52651137],
-        [0.69746917, 0.72216799, 0.57605494],
-        [0.69352439, 0.72137613, 0.57739014],
-    ]
-)
+_SEED = sa.seed_numbers()
+
+SEED_INPUT = _SEED.inputs
+SEED_QUERY_INDEX = _SEED.query_index
+SEED_SCORE = _SEED.query_scores
+SEED_WEIGHT = _SEED.query_weights
+SEED_CONTEXT = _SEED.query_context
+SEED_SCORES = _SEED.scores
+SEED_WEIGHTS = _SEED.weights
+SEED_CONTEXTS = _SEED.context
+SEED_FIRST_WEIGHT = _SEED.first_weight

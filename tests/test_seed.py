@@ -10,6 +10,7 @@ import simple_attention as sa
 from seed_numbers import (
     SEED_CONTEXT,
     SEED_CONTEXTS,
+    SEED_FIRST_WEIGHT,
     SEED_INPUT,
     SEED_QUERY_INDEX,
     SEED_SCORE,
@@ -60,7 +61,7 @@ def test_seed_sandbox_value() -> None:
     # The seed's last cell: the first weight computed by hand.
     first = np.exp(SEED_SCORE[0]) / np.exp(SEED_SCORE).sum()
     assert sa.softmax(SEED_SCORE)[0] == pytest.approx(first, abs=1e-15)
-    assert first == pytest.approx(0.29838947615945444, abs=ATOL)
+    assert first == pytest.approx(SEED_FIRST_WEIGHT, abs=ATOL)
 
 
 def test_seed_inputs_is_the_published_matrix_and_a_fresh_copy() -> None:
@@ -68,3 +69,41 @@ def test_seed_inputs_is_the_published_matrix_and_a_fresh_copy() -> None:
     np.testing.assert_array_equal(x, SEED_INPUT)
     x[0, 0] = 0.0
     np.testing.assert_array_equal(sa.seed_inputs(), SEED_INPUT)
+
+
+ARRAY_FIELDS = [
+    "inputs",
+    "query_scores",
+    "query_weights",
+    "query_context",
+    "scores",
+    "weights",
+    "context",
+]
+
+
+def test_seed_numbers_are_read_only_and_shaped_as_documented() -> None:
+    seed = sa.seed_numbers()
+    shapes = [(4, 3), (4,), (4,), (3,), (4, 4), (4, 4), (4, 3)]
+    assert [getattr(seed, name).shape for name in ARRAY_FIELDS] == shapes
+    assert seed.query_index == 1
+    for name in ARRAY_FIELDS:
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(seed, name)[0] = 0.0
+    np.testing.assert_array_equal(sa.seed_inputs(), seed.inputs)
+
+
+@pytest.mark.parametrize("name", ARRAY_FIELDS)
+def test_seed_numbers_are_printed_values_with_8_decimals(name: str) -> None:
+    # Published numbers, not recomputed ones: each is a decimal of at most 8 places.
+    values = getattr(sa.seed_numbers(), name)
+    np.testing.assert_array_equal(values.round(8), values)
+
+
+def test_one_query_is_its_row_of_all_queries() -> None:
+    seed = sa.seed_numbers()
+    row = seed.query_index
+    np.testing.assert_array_equal(seed.scores[row], seed.query_scores)
+    np.testing.assert_array_equal(seed.weights[row], seed.query_weights)
+    np.testing.assert_array_equal(seed.context[row], seed.query_context)
+    np.testing.assert_array_equal(seed.inputs[row], SEED_INPUT[SEED_QUERY_INDEX])

@@ -3,7 +3,8 @@
 The public names follow the pipeline of the tutorial:
 
 1. tokens: :func:`sample_tokens`, :func:`tokenize`, :class:`Vocabulary`;
-2. embeddings: :func:`naive_embeddings`, :func:`seed_inputs`, :class:`Embedding`;
+2. embeddings: :func:`naive_embeddings`, :func:`seed_inputs`, :func:`seed_numbers`,
+   :class:`Embedding`;
 3. softmax: :func:`softmax`, :func:`naive_softmax`, :func:`softmax_backward`,
    :func:`log_softmax`, :func:`log_softmax_backward`;
 4. attention for one query with loops: :func:`attention_scores_loop`,
@@ -68,7 +69,7 @@ from .layers.linear import Linear
 from .layers.model import TinyAttentionModel
 from .layers.norm import LayerNorm
 from .text.chars import CharVocabulary
-from .text.embeddings import Embedding, naive_embeddings, seed_inputs
+from .text.embeddings import Embedding, naive_embeddings, seed_inputs, seed_numbers
 from .text.padding import pad_batch
 from .text.positions import PositionalEmbedding, sinusoidal_positions
 from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
@@ -151,6 +152,7 @@ __all__ = [
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "seed_inputs",
+    "seed_numbers",
     "self_attention",
     "self_attention_loop",
     "sinusoidal_positions",

@@ -8,13 +8,15 @@ of a row is the sum of the gradients of every position where its token appeared.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
 from .._validation import as_rng, check_positive_int
 from ..layers.base import Layer
 
-__all__ = ["Embedding", "naive_embeddings", "seed_inputs"]
+__all__ = ["Embedding", "naive_embeddings", "seed_inputs", "seed_numbers"]
 
 # Up to this many entries (16 MiB in float32), the backward pass of Embedding builds a one-hot
 # matrix of the batch's ids and multiplies; beyond, it scatters the rows with np.add.at.
@@ -60,18 +62,54 @@ def naive_embeddings(
     return as_rng(rng).random((n_tokens, dim))
 
 
+# What the seed notebook printed, digit for digit (8 decimals; its last cell printed the first
+# weight at full precision). These are its published values, not recomputed ones: the tests and
+# the tutorial compare the library's results against them.
+_SEED_PRINTED: dict[str, npt.ArrayLike] = {
+    "inputs": [
+        [0.86379499, 0.93042748, 0.82149658],
+        [0.11288872, 0.23407153, 0.26185969],
+        [0.79451453, 0.63626262, 0.39415654],
+        [0.59248056, 0.70135167, 0.51830873],
+    ],
+    "query_scores": [0.53041613, 0.13610384, 0.3418364, 0.36677499],
+    "query_weights": [0.29838948, 0.20115732, 0.24710661, 0.25334659],
+    "query_context": [0.62688845, 0.65962472, 0.52651137],
+    "scores": [
+        [2.28669371, 0.53041613, 1.60209215, 1.59012746],
+        [0.53041613, 0.13610384, 0.3418364, 0.36677499],
+        [1.60209215, 0.3418364, 1.19144284, 1.12127305],
+        [1.59012746, 0.36677499, 1.12127305, 1.11157133],
+    ],
+    "weights": [
+        [0.45971284, 0.07938619, 0.2318291, 0.22907187],
+        [0.29838948, 0.20115732, 0.24710661, 0.25334659],
+        [0.38985174, 0.11055474, 0.25855726, 0.24103626],
+        [0.39375687, 0.11585984, 0.24638103, 0.24400226],
+    ],
+    "context": [
+        [0.72597167, 0.75447563, 0.60854748],
+        [0.62688845, 0.65962472, 0.52651137],
+        [0.69746917, 0.72216799, 0.57605494],
+        [0.69352439, 0.72137613, 0.57739014],
+    ],
+}
+_SEED_QUERY_INDEX = 1
+_SEED_FIRST_WEIGHT = 0.29838947615945444
+
+
 def seed_inputs() -> np.ndarray:
     r"""The four embedding vectors of the notebook this project grew from.
 
     The notebook "A simple attention mechanism" drew these with naive embeddings (uniform in
     :math:`[0, 1)`) for four sampled token ids, and printed every step of its attention
     computation. Every tutorial page starts from them, so that its numbers can be checked
-    against that notebook: with query 1, the scores are ``[0.5304, 0.1361, 0.3418, 0.3668]``.
+    against that notebook (:func:`seed_numbers` holds everything it printed).
 
     Returns
     -------
     ndarray of float64, shape (4, 3)
-        A fresh copy each time (changing it changes nothing else).
+        A fresh, writeable copy each time (changing it changes nothing else).
 
     Examples
     --------
@@ -85,13 +123,93 @@ def seed_inputs() -> np.ndarray:
     >>> attention_scores_loop(x, x[1])
     array([0.53041613, 0.13610384, 0.3418364 , 0.36677499])
     """
-    return np.array(
-        [
-            [0.86379499, 0.93042748, 0.82149658],
-            [0.11288872, 0.23407153, 0.26185969],
-            [0.79451453, 0.63626262, 0.39415654],
-            [0.59248056, 0.70135167, 0.51830873],
-        ]
+    return np.array(_SEED_PRINTED["inputs"])
+
+
+class SeedNumbers(NamedTuple):
+    """What the seed notebook printed; see :func:`seed_numbers` for the fields."""
+
+    inputs: np.ndarray
+    query_index: int
+    query_scores: np.ndarray
+    query_weights: np.ndarray
+    query_context: np.ndarray
+    scores: np.ndarray
+    weights: np.ndarray
+    context: np.ndarray
+    first_weight: float
+
+
+def _read_only(values: npt.ArrayLike) -> np.ndarray:
+    arr = np.array(values)
+    arr.flags.writeable = False
+    return arr
+
+
+def seed_numbers() -> SeedNumbers:
+    r"""Every number the seed notebook printed, as printed: the one source to check against.
+
+    The notebook this project grew from took the four vectors of :func:`seed_inputs`, chose
+    query 1 ("journey"), and printed each step of attention with 8 decimals. Its inputs were
+    themselves printed rounded to 8 decimals, so results computed from :func:`seed_inputs`
+    agree with these numbers to about ``1e-8``, not to the last digit.
+
+    Returns
+    -------
+    SeedNumbers
+        A named tuple; every array is read-only (assigning to it raises ``ValueError``):
+
+        inputs : ndarray of float64, shape (4, 3)
+            The input vectors :math:`x^{(0)}, \dots, x^{(3)}` as rows of :math:`X`.
+        query_index : int
+            The row of :math:`X` used as the one query, ``1``.
+        query_scores : ndarray of float64, shape (4,)
+            The scores :math:`s_j = q \cdot x^{(j)}` of that query.
+        query_weights : ndarray of float64, shape (4,)
+            Its attention weights :math:`a_j`, the softmax of the scores.
+        query_context : ndarray of float64, shape (3,)
+            Its context vector :math:`z = \sum_j a_j x^{(j)}`.
+        scores : ndarray of float64, shape (4, 4)
+            The score matrix :math:`S = X X^\top` of all queries.
+        weights : ndarray of float64, shape (4, 4)
+            The weight matrix :math:`A`, the softmax of each row of :math:`S`.
+        context : ndarray of float64, shape (4, 3)
+            The context vectors :math:`Z = A X`, one row per query.
+        first_weight : float
+            The notebook's last cell: :math:`a_0` of the one query computed by hand, printed
+            at full precision.
+
+    See Also
+    --------
+    seed_inputs : the inputs as a fresh, writeable array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import seed_numbers, self_attention
+    >>> seed = seed_numbers()
+    >>> seed.query_index
+    1
+    >>> seed.query_weights
+    array([0.29838948, 0.20115732, 0.24710661, 0.25334659])
+    >>> context = self_attention(seed.inputs)
+    >>> bool(np.allclose(context, seed.context, rtol=0, atol=1e-8))
+    True
+    >>> seed.weights[0, 0] = 0.5
+    Traceback (most recent call last):
+    ...
+    ValueError: assignment destination is read-only
+    """
+    return SeedNumbers(
+        inputs=_read_only(_SEED_PRINTED["inputs"]),
+        query_index=_SEED_QUERY_INDEX,
+        query_scores=_read_only(_SEED_PRINTED["query_scores"]),
+        query_weights=_read_only(_SEED_PRINTED["query_weights"]),
+        query_context=_read_only(_SEED_PRINTED["query_context"]),
+        scores=_read_only(_SEED_PRINTED["scores"]),
+        weights=_read_only(_SEED_PRINTED["weights"]),
+        context=_read_only(_SEED_PRINTED["context"]),
+        first_weight=_SEED_FIRST_WEIGHT,
     )
 
 
