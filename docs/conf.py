@@ -71,6 +71,10 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_timeout = 60  # seconds per cell
 
+# Each of these pages (patterns of page names) can be downloaded as a notebook that runs with the
+# library and a Jupyter kernel alone: its download menu gains ".ipynb" (sa_docs.notebooks).
+notebook_downloads = ["tutorial/*"]
+
 # -- The example gallery ------------------------------------------------------------------------
 
 sphinx_gallery_conf = {

@@ -6,6 +6,8 @@
   (``offline_inventories``), so that cross-references to Python, NumPy and Matplotlib need no
   download;
 * :mod:`sa_docs.attributes` links references to the instance attributes a class lists;
+* :mod:`sa_docs.notebooks` offers every tutorial page as a notebook that runs anywhere (the
+  ``.ipynb`` of its download menu, for the pages that ``notebook_downloads`` names);
 * ``html_assets_policy`` applies :meth:`sphinx.application.Sphinx.set_html_assets_policy`, which
   Sphinx offers only to ``setup()``, as a setting.
 
@@ -19,7 +21,7 @@ from typing import Any
 from sphinx.application import Sphinx
 from sphinx.config import Config
 
-from . import api_pages, attributes, inventories
+from . import api_pages, attributes, inventories, notebooks
 
 
 def apply_assets_policy(app: Sphinx, config: Config) -> None:
@@ -32,6 +34,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     api_pages.setup(app)
     inventories.setup(app)
     attributes.setup(app)
+    notebooks.setup(app)
     app.add_config_value("html_assets_policy", "per_page", "html", types=frozenset({str}))
     app.connect("config-inited", apply_assets_policy)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
