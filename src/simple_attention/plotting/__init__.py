@@ -13,6 +13,16 @@ afterwards. Pass ``ax=`` to draw into an existing subplot.
 * :func:`plot_bars`: one number per implementation (speed ratios, peak memory).
 * :func:`plot_loss_curve`: a training loss, step by step, with its running mean.
 
+Diagrams, drawn from sizes alone, in one visual language (matrices as rectangles to scale, one
+colour per role):
+
+* :func:`plot_matmul_shapes`: the shapes of one matrix product, such as ``X W_q`` or ``Q K^T``;
+* :func:`plot_softmax_row`: one row of the softmax, from scores to weights;
+* :func:`plot_head_split`: splitting into heads and merging them back;
+* :func:`plot_kv_cache`: the key/value cache, one row more at each generated token;
+* :func:`plot_online_softmax_blocks`: the running max and sum of the online softmax;
+* :func:`plot_transformer_block`: a pre-norm transformer block with its residual paths.
+
 Every function checks all of its arguments before it draws anything: bad input raises a
 ``TypeError`` or ``ValueError`` naming the argument, and a failed call creates no figure and
 leaves a given ``ax`` or ``fig`` as it was. NaN and infinite data are drawn where a figure has a
@@ -36,6 +46,14 @@ except ImportError as err:
 
 from .bars import plot_bars
 from .curves import plot_loss_curve, plot_softmax_comparison, plot_timings
+from .diagrams import (
+    plot_head_split,
+    plot_kv_cache,
+    plot_matmul_shapes,
+    plot_online_softmax_blocks,
+    plot_softmax_row,
+    plot_transformer_block,
+)
 from .heatmaps import plot_attention_weights, plot_embeddings, plot_matrix
 from .vectors import plot_query_attention, plot_tokens
 
@@ -43,10 +61,16 @@ __all__ = [
     "plot_attention_weights",
     "plot_bars",
     "plot_embeddings",
+    "plot_head_split",
+    "plot_kv_cache",
     "plot_loss_curve",
+    "plot_matmul_shapes",
     "plot_matrix",
+    "plot_online_softmax_blocks",
     "plot_query_attention",
     "plot_softmax_comparison",
+    "plot_softmax_row",
     "plot_timings",
     "plot_tokens",
+    "plot_transformer_block",
 ]

@@ -7,7 +7,8 @@ figure or draws anything, so that a failed call leaves no figure behind and an `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -100,3 +101,64 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
 def rotate_if_long(labels: list[str]) -> float:
     """An angle for x tick labels: upright for short tokens, slanted for words."""
     return 45.0 if max((len(label) for label in labels), default=0) > 6 else 0.0
+
+
+# One colour per role, shared by the diagrams (and the same as the bar charts of vectors.py):
+# a reader who has seen blue scores on one page finds blue scores on the next.
+ROLE_COLOURS: dict[str, str] = {
+    "input": "tab:gray",
+    "projection": "tab:olive",
+    "query": "tab:red",
+    "key": "tab:purple",
+    "value": "tab:brown",
+    "scores": "tab:blue",
+    "weights": "tab:orange",
+    "context": "tab:green",
+}
+
+# The first letter of a matrix's name in the site's notation, and its role.
+_ROLE_OF_LETTER = {
+    "X": "input",
+    "E": "input",
+    "W": "projection",
+    "Q": "query",
+    "K": "key",
+    "V": "value",
+    "S": "scores",
+    "A": "weights",
+    "Z": "context",
+}
+
+
+def role_colour(name: str) -> str:
+    """The colour of the role of a matrix named in the site's notation (``"W_q"``, ``"K^T"``).
+
+    The role comes from the first letter: ``X`` inputs, ``W`` projections, ``Q``, ``K``,
+    ``V``, ``S`` scores, ``A`` weights, ``Z`` context; anything else is drawn as an input.
+    """
+    letters = [c for c in name.replace("\\mathrm", "").replace("\\", "") if c.isalpha()]
+    role = _ROLE_OF_LETTER.get(letters[0] if letters else "", "input")
+    return ROLE_COLOURS[role]
+
+
+def math_name(name: str) -> str:
+    """``name`` in mathtext, with word subscripts upright: ``d_in`` -> ``d_\\mathrm{in}``.
+
+    A name that already contains ``$`` is returned as it is; spaces become thin spaces, so
+    ``"h d_k"`` reads as a product.
+    """
+    if "$" in name:
+        return name
+    body = re.sub(r"_([A-Za-z]{2,})", r"_\\mathrm{\1}", name.strip()).replace(" ", r"\,")
+    return f"${body}$"
+
+
+def check_texts(values: Any, n: int, name: str) -> list[str]:
+    """``values`` as a list of ``n`` strings (a tuple or list of ``str``), or raise."""
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of {n} str, got {values!r}")
+    if len(values) != n:
+        raise ValueError(f"{name} must have {n} entries, got {len(values)}")
+    for value in values:
+        check_text(value, name)
+    return list(values)
