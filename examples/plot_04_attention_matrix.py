@@ -1,142 +1,68 @@
-"""
-Every query at once: the attention matrix
-=========================================
+r"""
+Symmetric scores, asymmetric weights: the softmax normalises each row
+=====================================================================
 
-Example 3 computed attention for one query with loops. Every token is a query in turn, so we
-could simply run that loop four times. Stacking the results instead turns the whole computation
-into two matrix products and one softmax, and gives a picture worth looking at: the matrix of
-attention weights, with one row per query and one column per key.
+Without trainable projections, the score of token :math:`i` for token :math:`j` is the dot
+product :math:`x^{(i)} \cdot x^{(j)}`, the same both ways: the score matrix :math:`S = X X^\top`
+is symmetric. The attention weights are not. Each query spreads one unit of attention over
+the keys, so the softmax normalises every *row* on its own, and a token can matter a lot to
+another while that one matters little to it. This example shows the two matrices side by side.
 """
 
 # %%
-# Scores for all pairs
-# --------------------
-# Put the input vectors in the rows of a matrix :math:`X`. Then the entry :math:`(i, j)` of
-# :math:`X X^\top` is the dot product of input :math:`i` with input :math:`j`: the score of key
-# :math:`j` for query :math:`i`. One product gives all sixteen scores of the seed's example.
+# All scores and all weights
+# --------------------------
+# One matrix product gives all the scores of the seed's four tokens, and a softmax along each
+# row (``axis=-1``) the weights. :func:`~simple_attention.seed_numbers` holds the matrices the
+# seed notebook printed.
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simple_attention import (
-    Embedding,
-    Vocabulary,
-    seed_inputs,
-    self_attention,
-    self_attention_loop,
-    softmax,
-    tokenize,
-)
-from simple_attention.plotting import plot_attention_weights, plot_embeddings, plot_matrix
+from simple_attention import seed_inputs, seed_numbers, self_attention, softmax
+from simple_attention.plotting import plot_attention_weights, plot_matrix
 
 x = seed_inputs()
-labels = ["id 72", "id 3", "id 64", "id 69"]
+seed = seed_numbers()
+labels = [f"$x^{{({i})}}$" for i in range(len(x))]
 
-scores = x @ x.T
-print(scores)
+scores = x @ x.T  # S, shape (n, n)
+weights = softmax(scores, axis=-1)  # A: row i is query i's distribution over the keys
+np.testing.assert_allclose(scores, seed.scores, atol=1e-8)
+np.testing.assert_allclose(weights, seed.weights, atol=1e-8)
+np.testing.assert_allclose(weights, self_attention(x, return_weights=True)[1], rtol=1e-12)
 
-# %%
-# Weights, row by row
-# -------------------
-# Each query needs its own weights over the keys, so the softmax runs along each *row*
-# (``axis=-1``). Multiplying the weights by :math:`X` then forms every context vector in one
-# go: row :math:`i` of :math:`\text{weights}\, X` is :math:`\sum_j \alpha_{ij} x^{(j)}`.
-
-weights = softmax(scores, axis=-1)
-contexts = weights @ x
-print(weights)
-print(contexts)
+print("row sums of A:   ", weights.sum(axis=1).round(12))
+print("column sums of A:", weights.sum(axis=0).round(3))
 assert np.allclose(weights.sum(axis=1), 1.0)
+assert not np.allclose(weights.sum(axis=0), 1.0)
 
 # %%
-# :func:`~simple_attention.self_attention` does exactly these three lines.
-# :func:`~simple_attention.self_attention_loop` does the same work one query and one product at
-# a time, as in example 3. Both give the same numbers, and they are the seed notebook's:
+# The symmetry is gone
+# --------------------
+# Token 0 is the longest vector and token 1 the shortest. Their score is one number, shared.
+# It is the largest score in token 1's row and the smallest in token 0's, so the softmax of
+# each row makes of it a large weight for token 1 and a small one for token 0:
 
-context_matmul, weights_matmul = self_attention(x, return_weights=True)
-context_loop, weights_loop = self_attention_loop(x, return_weights=True)
-np.testing.assert_allclose(weights_matmul, weights_loop, rtol=1e-12)
-np.testing.assert_allclose(context_matmul, context_loop, rtol=1e-12)
-np.testing.assert_allclose(context_matmul, contexts, rtol=1e-12)
-
-seed_weights = [
-    [0.45971284, 0.07938619, 0.2318291, 0.22907187],
-    [0.29838948, 0.20115732, 0.24710661, 0.25334659],
-    [0.38985174, 0.11055474, 0.25855726, 0.24103626],
-    [0.39375687, 0.11585984, 0.24638103, 0.24400226],
-]
-seed_contexts = [
-    [0.72597167, 0.75447563, 0.60854748],
-    [0.62688845, 0.65962472, 0.52651137],
-    [0.69746917, 0.72216799, 0.57605494],
-    [0.69352439, 0.72137613, 0.57739014],
-]
-seed_scores = [
-    [2.28669371, 0.53041613, 1.60209215, 1.59012746],
-    [0.53041613, 0.13610384, 0.3418364, 0.36677499],
-    [1.60209215, 0.3418364, 1.19144284, 1.12127305],
-    [1.59012746, 0.36677499, 1.12127305, 1.11157133],
-]
-np.testing.assert_allclose(scores, seed_scores, atol=1e-8)
-np.testing.assert_allclose(weights_matmul, seed_weights, atol=1e-8)
-np.testing.assert_allclose(context_matmul, seed_contexts, atol=1e-8)
-
-# %%
-# Scores are symmetric, weights are not
-# -------------------------------------
-# The dot product does not care about order, so the score matrix equals its transpose. The
-# softmax then normalises each row separately, and the symmetry is gone: token 72 gives token 3
-# only about 8 % of its attention, while token 3 gives token 72 about 30 %. Row 1 of the weights
-# is the query of example 3.
-
-assert np.allclose(scores, scores.T)
+print(f"score   s_01 = s_10 = {scores[0, 1]:.3f}")
+print(f"weight  a_01 = {weights[0, 1]:.3f}  (token 0 attending to token 1)")
+print(f"weight  a_10 = {weights[1, 0]:.3f}  (token 1 attending to token 0)")
+np.testing.assert_array_equal(scores, scores.T)
 assert not np.allclose(weights, weights.T)
-print(f"72 -> 3: {weights[0, 1]:.3f}    3 -> 72: {weights[1, 0]:.3f}")
-assert round(weights[0, 1], 2) == 0.08
-assert round(weights[1, 0], 2) == 0.30
+assert weights[1, 0] > 3 * weights[0, 1]
+assert scores[1, 0] == scores[1].max()  # token 1's largest score
+assert scores[0, 1] == scores[0].min()  # token 0's smallest
 
 fig, (ax_scores, ax_weights) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-plot_matrix(scores, labels, labels, ax=ax_scores, title="Scores  X Xᵀ", colorbar_label="score")
+plot_matrix(scores, labels, labels, ax=ax_scores, title="Scores S = X Xᵀ", colorbar_label="score")
 ax_scores.set_xlabel("key (attended to)")
 ax_scores.set_ylabel("query (attending)")
-ax = plot_attention_weights(weights, labels, ax=ax_weights, title="Weights  softmax(X Xᵀ), by row")
+ax = plot_attention_weights(weights, labels, ax=ax_weights, title="Weights A = softmax(S), by row")
 
 # %%
-# Averaging pulls the vectors together
-# ------------------------------------
-# Every context vector is an average of the same four inputs with fairly even weights, so the
-# contexts end up much closer to one another than the inputs were. The spread of each feature
-# (largest minus smallest value over the tokens) shrinks:
+# The left matrix is its own mirror image across the diagonal; the right one is not. Every row
+# of the right one sums to one and its columns do not: a weight says how much a *query* takes
+# from a key, not how much the two have in common. Trainable projections make even the scores
+# asymmetric, since queries and keys then come from different matrices.
 
-print("spread of the inputs:  ", np.ptp(x, axis=0).round(3))
-print("spread of the contexts:", np.ptp(contexts, axis=0).round(3))
-assert (np.ptp(contexts, axis=0) < np.ptp(x, axis=0) / 5).all()
-
-fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
-top = x.max()  # one colour scale for both, so that equal colours mean equal values
-plot_embeddings(x, labels, ax=ax_in, title="Inputs x", vmax=top)
-ax = plot_embeddings(contexts, labels, ax=ax_out, title="Contexts z = weights @ x", vmax=top)
-
-# %%
-# A real sentence
-# ---------------
-# The same code works for any number of tokens. With random lookup embeddings of eight
-# dimensions (example 2), a word's score with itself, the squared length of its vector, is
-# usually the largest in its row, and the softmax exaggerates it: most tokens mostly attend to
-# themselves. Nothing here has been learned yet; the next example adds the trainable
-# projections that let a model choose what to look for.
-
-sentence = "Your journey starts with one step"
-vocab = Vocabulary.from_text(sentence)
-tokens = tokenize(sentence)
-x_words = Embedding(len(vocab), 8, rng=3)(vocab.encode(sentence))
-_, word_weights = self_attention(x_words, return_weights=True)
-
-diagonal_wins = (word_weights.argmax(axis=1) == np.arange(len(tokens))).mean()
-print(f"{diagonal_wins:.0%} of the tokens give their largest weight to themselves")
-assert diagonal_wins > 0.5
-
-ax = plot_attention_weights(word_weights, tokens, title="Untrained self-attention on a sentence")
-
-# sphinx_gallery_thumbnail_number = 1
 plt.show()

@@ -1,21 +1,20 @@
 r"""
-Softmax and overflow: why the library subtracts the maximum
-===========================================================
+Where the textbook softmax breaks, and why subtracting the maximum fixes it
+===========================================================================
 
-The softmax of the textbook, :math:`e^{\omega_i} / \sum_j e^{\omega_j}`, is correct maths and
-fragile code. A floating-point number has a largest value, and :math:`e^\omega` passes it
-for quite ordinary scores. This example finds exactly where the naive formula breaks, in
-float32 and in float64, and shows the one-line change that fixes it.
+The softmax of the textbook, :math:`a_j = e^{s_j} / \sum_l e^{s_l}`, is correct maths and
+fragile code: a floating-point number has a largest value, and :math:`e^{s}` passes it for
+quite ordinary scores. This example finds where the naive formula breaks, in float32 and in
+float64, shows that it fails silently before it fails loudly, and shows the one-line change
+that fixes it.
 """
 
 # %%
 # How large can an exponent be?
 # -----------------------------
-# ``np.exp(w)`` overflows to ``inf`` as soon as :math:`w` exceeds the logarithm of the largest
-# representable number. For float64 that is about 709.8; for float32, the usual type of neural
-# network weights, it is only about 88.7. Once a numerator and the denominator are both
-# ``inf``, their ratio is NaN ("not a number"), and a single NaN spreads through every later
-# computation.
+# ``np.exp(u)`` overflows to ``inf`` as soon as :math:`u` exceeds the logarithm of the largest
+# representable number. The limits printed below are far apart: float32, the usual type of
+# neural network weights, gives up much earlier than float64.
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,33 +22,32 @@ import numpy as np
 from simple_attention import naive_softmax, seed_inputs, self_attention, softmax
 from simple_attention.plotting import plot_softmax_comparison
 
-for dtype in (np.float32, np.float64):
-    limit = np.log(np.finfo(dtype).max)
+log_max = {dtype: float(np.log(np.finfo(dtype).max)) for dtype in (np.float32, np.float64)}
+for dtype, limit in log_max.items():
     with np.errstate(over="ignore"):
         beyond = np.exp(dtype(limit * 1.01))
-    print(
-        f"{np.dtype(dtype).name}: exp overflows above {limit:.2f}; "
-        f"exp({limit * 1.01:.1f}) = {beyond}"
-    )
+    name = np.dtype(dtype).name
+    print(f"{name}: exp overflows above {limit:.2f}; exp({limit * 1.01:.1f}) = {beyond}")
     assert np.isinf(beyond)
-assert round(float(np.log(np.finfo(np.float64).max)), 1) == 709.8
-assert round(float(np.log(np.finfo(np.float32).max)), 1) == 88.7
+assert log_max[np.float32] < log_max[np.float64] / 5
 
 # %%
 # A sweep: add the same number to every score
 # -------------------------------------------
-# Adding a constant :math:`c` to every score does not change the softmax at all: the factor
-# :math:`e^c` appears above and below the fraction bar and cancels. So for the scores
-# :math:`(c, c + 1, c + 2)` the right answer never moves: the largest weight is always
-# :math:`e^2 / (1 + e + e^2) \approx 0.665`. The naive formula agrees only up to a point.
+# Adding a constant :math:`b` to every score does not change the softmax at all: the factor
+# :math:`e^b` appears above and below the fraction bar and cancels. So for the scores
+# :math:`(b, b + 1, b + 2)` the right answer never moves: the largest weight is always
+# :math:`e^2 / (1 + e + e^2)`. The naive formula agrees only up to a point.
 
 step = 0.25
 offsets = np.arange(0.0, 800.0, step)
-scores = offsets[:, None] + np.array([0.0, 1.0, 2.0])
+base = np.array([0.0, 1.0, 2.0])
+scores = offsets[:, None] + base
 exact = np.exp(2) / (1 + np.e + np.exp(2))
+print(f"the right largest weight, for every b: {exact:.3f}")
 
 naive_curves, stable_curves = {}, {}
-for dtype in (np.float64, np.float32):
+for dtype, limit in log_max.items():
     with np.errstate(over="ignore", invalid="ignore"):
         naive = naive_softmax(scores.astype(dtype))
     stable = softmax(scores.astype(dtype))
@@ -57,29 +55,29 @@ for dtype in (np.float64, np.float32):
     naive_curves[f"naive, {name}"] = naive.max(axis=1)
     stable_curves[f"stable, {name}"] = stable.max(axis=1)
 
-    limit = np.log(np.finfo(dtype).max)
-    first_wrong = offsets[~np.isclose(naive.max(axis=1), exact, rtol=1e-5)].min()
+    first_zero = offsets[~np.isclose(naive.max(axis=1), exact, rtol=1e-5)].min()
     first_nan = offsets[np.isnan(naive).any(axis=1)].min()
-    print(f"{name}: wrong from c = {first_wrong}, NaN from c = {first_nan}")
-    # The sum e^c (1 + e + e^2) overflows first: every weight becomes finite / inf = 0.
-    assert abs(first_wrong - (limit - np.log(1 + np.e + np.exp(2)))) <= step
-    assert (naive[(offsets >= first_wrong) & (offsets < first_nan)] == 0).all()
-    # Then e^(c + 2) itself overflows, and inf / inf is NaN.
-    assert abs(first_nan - (limit - 2)) <= step
-    assert np.isnan(naive[offsets >= first_nan]).any(axis=1).all()  # and it never recovers
+    print(
+        f"{name}: weights all 0 (no NaN) from b = {first_zero:.2f}, NaN from b = {first_nan:.2f}"
+    )
+    # The sum e^b (1 + e + e^2) overflows first: every weight becomes finite / inf = 0.
+    assert abs(first_zero - (limit - np.log(1 + np.e + np.exp(2)))) <= step
+    assert (naive[(offsets >= first_zero) & (offsets < first_nan)] == 0).all()
+    # Then e^(b + 2) itself overflows, and inf / inf is NaN, and it never recovers.
+    assert abs(first_nan - (limit - base.max())) <= step
+    assert np.isnan(naive[offsets >= first_nan]).any(axis=1).all()
     np.testing.assert_allclose(stable.max(axis=1), exact, rtol=1e-5)  # stable: right everywhere
 
 ax = plot_softmax_comparison(
-    offsets, naive_curves | stable_curves, title="Largest weight of softmax(c, c+1, c+2)"
+    offsets, naive_curves | stable_curves, title="Largest weight of softmax(b, b+1, b+2)"
 )
 
 # %%
-# The stable curves (thin, on top) stay at 0.665 over the whole range. The naive ones break in
-# two stages, just before the dotted lines. First the *sum* of the exponentials overflows, and
+# The stable curves (thin, on top) stay flat over the whole range. The naive ones break in
+# two stages, at the offsets printed above. First the *sum* of the exponentials overflows, and
 # every weight becomes a finite number divided by infinity: zero. That is the worse failure,
-# because nothing looks wrong: no NaN, just weights that no longer sum to one. A fraction of a
-# unit later :math:`e^{c+2}` overflows too and the NaN appears, at :math:`c \approx 86.7` in
-# float32 and :math:`c \approx 707.8` in float64.
+# because nothing looks wrong: no NaN, just weights that no longer sum to one. A little later
+# :math:`e^{b+2}` overflows too, and :math:`\infty / \infty` gives the NaN where the curve stops.
 #
 # The fix: subtract the maximum first
 # -----------------------------------
@@ -89,33 +87,33 @@ ax = plot_softmax_comparison(
 # and never 0. The same trick saves the opposite case, very *negative* scores, where every
 # ``exp`` rounds to 0 and the naive formula computes 0 / 0:
 
-very_negative = np.array([-1000.0, -999.0, -998.0])
+very_negative = base - 1000.0
 with np.errstate(invalid="ignore"):
     naive_negative = naive_softmax(very_negative)
+print("scores:", very_negative)
 print("naive: ", naive_negative)
-print("stable:", softmax(very_negative))
+print("stable:", softmax(very_negative).round(3))
 assert np.isnan(naive_negative).all()
-np.testing.assert_allclose(softmax(very_negative), softmax([0.0, 1.0, 2.0]))
+np.testing.assert_allclose(softmax(very_negative), softmax(base))
 
 # %%
 # Where do large scores come from?
 # --------------------------------
 # A score is a dot product, so it grows with the *square* of the vectors' length. Scale the
-# seed's input vectors by a factor :math:`k` and every score is multiplied by :math:`k^2`. The
-# largest score of the seed is 2.29 (token 72 with itself), so naive attention breaks once
-# :math:`2.29\,k^2` passes the limit: from :math:`k \approx 6.2` in float32 and
-# :math:`k \approx 17.6` in float64. Real embeddings are rarely that long, but scores grow with
-# the dimension too (example 5), and in float16, common on GPUs, ``exp`` overflows for any score
-# above about 11.
+# seed's input vectors by a factor :math:`k` and every score is multiplied by :math:`k^2`, so
+# naive attention breaks once :math:`k^2` times the largest score passes the limit. The code
+# prints where that happens; scores also grow with the number of features (the reason for the
+# :math:`1/\sqrt{d_k}` of scaled attention), and float16, common on GPUs, has a far lower
+# limit still.
 
 x = seed_inputs()
 factors = np.arange(1.0, 25.0, 0.05)
-largest_score = (x @ x.T).max()
-assert round(largest_score, 2) == 2.29
-assert round(float(np.log(np.finfo(np.float16).max)), 1) == 11.1
+largest_score = float((x @ x.T).max())
+print(f"the seed's largest score: {largest_score:.2f} (token 0 with itself)")
+print(f"float16: exp overflows above {np.log(np.finfo(np.float16).max):.2f}")
 
 naive_curves, stable_curves = {}, {}
-for dtype in (np.float64, np.float32):
+for dtype, limit in log_max.items():
     name = np.dtype(dtype).name
     naive_own, stable_own = [], []
     for k in factors:
@@ -127,7 +125,7 @@ for dtype in (np.float64, np.float32):
     stable_curves[f"self_attention, {name}"] = np.array(stable_own)
 
     first_nan = factors[np.isnan(naive_curves[f"naive, {name}"])].min()
-    expected = np.sqrt(np.log(np.finfo(dtype).max) / largest_score)
+    expected = np.sqrt(limit / largest_score)
     print(f"{name}: naive attention is NaN from k = {first_nan:.2f} (expected {expected:.2f})")
     assert abs(first_nan - expected) <= 0.05
     assert np.isfinite(stable_curves[f"self_attention, {name}"]).all()
@@ -136,16 +134,18 @@ ax = plot_softmax_comparison(
     factors,
     naive_curves | stable_curves,
     xlabel="factor k multiplying the inputs",
-    ylabel="weight token 72 gives itself",
+    ylabel="weight token 0 gives itself",
     title="Self-attention on scaled-up inputs",
 )
 
 # %%
 # Past the breaking point the library's attention keeps working and tells the true story: as
-# the scores grow, the softmax becomes more decisive, and token 72 ends up attending to itself
-# alone.
+# the scores grow, the softmax becomes more decisive, and token 0 ends up attending to itself
+# alone, to the digits printed.
 
-assert stable_curves["self_attention, float64"][-1] > 0.99
+own_weight = stable_curves["self_attention, float64"][-1]
+print(f"weight token 0 gives itself at k = {factors[-1]:.2f}: {own_weight:.4f}")
+assert own_weight > 0.99
 
 # sphinx_gallery_thumbnail_number = 1
 plt.show()

@@ -1,12 +1,12 @@
 r"""
-Loops against matrix products: how much faster, and why
-=======================================================
+Same arithmetic, different speed: Python loops against matrix products
+======================================================================
 
-Examples 3 and 4 computed the same attention weights twice: once with Python loops, one
-product at a time, and once with two matrix products. Both do the same :math:`n^2 d`
-multiplications for :math:`n` tokens of dimension :math:`d`. This example times them as the
-sequence grows, to show how much the way of computing matters even when the amount of
-arithmetic is the same.
+Self-attention can be computed with Python loops, one product at a time, or with two matrix
+products. Both do the same multiply-adds, about :math:`2 n^2 d_\text{in}` of them for
+:math:`n` tokens of :math:`d_\text{in}` features. This example times them as the sequence
+grows, to show how much the way of computing matters even when the amount of arithmetic is
+the same.
 
 The times are measured while this page is built, so the exact numbers depend on the computer
 and on what else it was doing. Only the shape of the curves and the rough size of the ratio
@@ -55,9 +55,9 @@ def median_times(funcs: dict[str, Callable[[], object]], repeats: int) -> dict[s
 # %%
 # The two versions on growing inputs
 # ----------------------------------
-# Embeddings of dimension :math:`d = 16`, with sequences from 4 to 1024 tokens. The loop
-# version stops at 64 tokens: at 1024 it would need minutes. At every length where both run we
-# also check that they agree, since a fast wrong answer is no answer.
+# Random inputs with :math:`d_\text{in} = 16` features, on sequences of growing length. The
+# loop version stops early, since its time grows like :math:`n^2` from the start. At every
+# length where both run we also check that they agree, since a fast wrong answer is no answer.
 
 dim = 16
 loop_sizes = [4, 8, 16, 32, 64]
@@ -86,17 +86,17 @@ speedup = loop_times / matmul_times[: len(loop_sizes)]
 # Reading the curves
 # ------------------
 # On log-log axes a cost proportional to :math:`n^2` is a straight line of slope 2 (the dotted
-# guide). The loop version follows it from the start: every one of its :math:`2 n^2 d`
+# guide). The loop version should run parallel to it: every one of its :math:`2 n^2 d_\text{in}`
 # multiply-adds goes through the Python interpreter, which costs far more than the arithmetic
-# itself. The matrix version grows far more slowly at first, because for small inputs its time
-# is mostly the fixed cost of calling into NumPy; its :math:`n^2` growth only shows once the
-# arithmetic outweighs that cost, at a few hundred tokens. Times below a millisecond are easily
-# disturbed by whatever else the computer is doing, so expect some zig-zag there: the trend is
-# what counts. On the right, the ratio of the two: the matrix version wins by a margin that
-# widens with the sequence length.
+# itself. The matrix version grows far more slowly at first, because for small inputs its time is
+# mostly the fixed cost of calling into NumPy; its :math:`n^2` growth only shows once the
+# arithmetic outweighs that cost. Times below a millisecond are easily disturbed by whatever else
+# the computer is doing, so expect some zig-zag: the trend is what counts. On the right, the ratio
+# of the two, printed below as well: the matrix version wins by a margin that tends to widen with
+# the sequence length. Take only its order of magnitude from this run.
 
 fig, (ax_time, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-plot_timings(sizes, timings, ax=ax_time, title=f"Self-attention, d = {dim}")
+plot_timings(sizes, timings, ax=ax_time, title=f"Self-attention, d_in = {dim}")
 guide = loop_times[-1] * (np.array(loop_sizes) / loop_sizes[-1]) ** 2
 ax_time.plot(loop_sizes, guide, "k:", label=r"$\propto n^2$")
 ax_time.legend(loc="upper left")
@@ -118,6 +118,7 @@ ax_ratio.grid(which="both", alpha=0.3)
 print("speed-up:", " ".join(f"n={n}: {r:.0f}x" for n, r in zip(loop_sizes, speedup, strict=True)))
 per_step = loop_times[-1] / (2 * loop_sizes[-1] ** 2 * dim)
 print(f"loops, n = {loop_sizes[-1]}: {per_step * 1e9:.0f} ns per multiply-add")
+
 
 # %%
 # Both versions did the same arithmetic. What the matrix products buy is that the loops run in
