@@ -26,7 +26,9 @@ The public names follow the pipeline of the tutorial:
     :class:`TransformerBlock`;
 11. a tiny language model: :class:`CharVocabulary`, :func:`load_corpus`,
     :func:`next_token_pairs`, :class:`BigramModel`, :class:`TinyGPT`, :func:`generate`,
-    :func:`save_weights`, :func:`load_weights`.
+    :func:`save_weights`, :func:`load_weights`;
+12. positions: :func:`rotary_embedding`, :func:`rotary_embedding_backward`,
+    :func:`rotary_frequencies` (and ``rotary=True`` of the attention layers).
 
 The subpackages follow the same pipeline, so each idea lives where the tutorial introduces it:
 
@@ -71,7 +73,13 @@ from .layers.norm import LayerNorm
 from .text.chars import CharVocabulary
 from .text.embeddings import Embedding, naive_embeddings, seed_inputs, seed_numbers
 from .text.padding import pad_batch
-from .text.positions import PositionalEmbedding, sinusoidal_positions
+from .text.positions import (
+    PositionalEmbedding,
+    rotary_embedding,
+    rotary_embedding_backward,
+    rotary_frequencies,
+    sinusoidal_positions,
+)
 from .text.tokens import PAD, UNK, Vocabulary, sample_tokens, tokenize
 from .training.baselines import BigramModel, UnigramModel, bigram_nats, unigram_nats
 from .training.checkpoint import load_weights, save_weights
@@ -147,6 +155,9 @@ __all__ = [
     "relative_error",
     "reverse_pattern",
     "reverse_task",
+    "rotary_embedding",
+    "rotary_embedding_backward",
+    "rotary_frequencies",
     "sample_tokens",
     "save_weights",
     "scaled_dot_product_attention",

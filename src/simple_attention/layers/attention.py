@@ -30,11 +30,15 @@ from ..attention.scaled import (
     resolve_scale,
     sum_to_shape,
 )
+from ..text.positions import rotary_angles, rotate_pairs
 from .base import Layer, sum_outer
 from .dropout import Dropout, check_probability
 from .multihead import merge_heads, split_heads
 
 __all__ = ["Attention", "MultiHeadAttention", "SelfAttention"]
+
+#: The base of the rotary frequencies with ``rotary=True`` (that of RoFormer and most models).
+ROTARY_BASE = 10000.0
 
 
 class Attention(Layer):
@@ -73,6 +77,11 @@ class Attention(Layer):
         Keep the attention weights of each call in :attr:`weights`. With ``False``, a call in
         evaluation mode uses the blocked kernel and holds no ``(..., L, S)`` array:
         :attr:`weights` is then ``None`` and :meth:`backward` raises ``RuntimeError``.
+    rotary : bool, default False
+        Rotate the queries and keys of every head by their positions
+        (:func:`~simple_attention.rotary_embedding`, base 10000) in :meth:`transform_qk`, so
+        that the scores depend on how far apart a query and a key are. Needs an even
+        ``d_head``. It adds no parameters.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for the initial weights, drawn uniformly from
         :math:`[-1/\sqrt{d_\text{in}}, 1/\sqrt{d_\text{in}}]` (``W_out``:
@@ -98,7 +107,7 @@ class Attention(Layer):
     ------
     ValueError
         If a size is not positive, ``d_out`` is not divisible by ``n_heads``, ``scale`` is not
-        finite, or ``dropout`` is outside ``[0, 1)``.
+        finite, ``dropout`` is outside ``[0, 1)``, or ``rotary=True`` with an odd ``d_head``.
     TypeError
         If a size is not an integer, a flag not a bool, or ``dropout`` not a real number.
 
@@ -114,6 +123,16 @@ class Attention(Layer):
     >>> out = layer(np.ones((5, 4)), is_causal=True)
     >>> out.shape, layer.weights.shape
     ((5, 6), (3, 5, 5))
+
+    With ``rotary=True`` the queries and keys are rotated by their positions first; the
+    parameters are the same:
+
+    >>> rotary = Attention(4, 6, n_heads=3, out_projection=True, rotary=True, rng=0)
+    >>> list(rotary.params) == list(layer.params)
+    True
+    >>> x = np.random.default_rng(1).standard_normal((5, 4))
+    >>> bool(np.allclose(rotary(x, is_causal=True), layer(x, is_causal=True)))
+    False
     """
 
     param_names = ("W_query", "W_key", "W_value")
@@ -130,6 +149,7 @@ class Attention(Layer):
         scale: float | None = None,
         dropout: float = 0.0,
         keep_weights: bool = True,
+        rotary: bool = False,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -144,6 +164,13 @@ class Attention(Layer):
         self.scale = None if scale is None else check_scale(scale)
         p = check_probability(dropout, "dropout")
         self.keep_weights = check_flag(keep_weights, "keep_weights")
+        self.rotary = check_flag(rotary, "rotary")
+        if self.rotary and self.d_head % 2:
+            raise ValueError(
+                f"rotary=True rotates pairs of features, so each head needs an even number of "
+                f"them; {out_name}={self.d_out} with n_heads={self.n_heads} gives "
+                f"d_head={self.d_head}"
+            )
         generator = as_rng(rng)
         bound = 1.0 / math.sqrt(self.d_in)
         shape = (self.d_in, self.d_out)
@@ -159,7 +186,9 @@ class Attention(Layer):
     def __repr__(self) -> str:
         return (
             f"Attention(d_in={self.d_in}, d_out={self.d_out}, n_heads={self.n_heads}, "
-            f"out_projection={self.out_projection}, dropout={self.dropout.p})"
+            f"out_projection={self.out_projection}, dropout={self.dropout.p}"
+            + (", rotary=True" if self.rotary else "")
+            + ")"
         )
 
     @property
@@ -176,20 +205,31 @@ class Attention(Layer):
     def transform_qk(
         self, query: np.ndarray, key: np.ndarray, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Transform the queries and keys before the scores; the identity here.
+        """Transform the queries and keys before the scores.
 
         ``query`` and ``key`` are ``(..., n, d_head)`` (with the heads on axis ``-3`` if
         ``n_heads`` is set) and ``positions`` the ``(n,)`` integer positions of their rows in
-        the sequence (offset by the cache length in :meth:`decode_step`). A subclass overrides
-        this pair (rotary position embeddings, say) with :meth:`transform_qk_backward`.
+        the sequence (offset by the cache length in :meth:`decode_step`). The identity, or
+        with ``rotary=True`` the rotation of :func:`~simple_attention.rotary_embedding`. A
+        subclass may override this pair with :meth:`transform_qk_backward`.
         """
-        return query, key
+        if not self.rotary:
+            return query, key
+        angles = rotary_angles(positions, self.d_head, ROTARY_BASE)  # one table for both
+        return rotate_pairs(query, angles), rotate_pairs(key, angles)
 
     def transform_qk_backward(
         self, grad_query: np.ndarray, grad_key: np.ndarray, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The gradients through :meth:`transform_qk`: dL/d(query, key) from dL/d(transformed)."""
-        return grad_query, grad_key
+        """The gradients through :meth:`transform_qk`: dL/d(query, key) from dL/d(transformed).
+
+        With ``rotary=True``: the rotation by the opposite angles (the transpose of a rotation
+        is its inverse, see :func:`~simple_attention.rotary_embedding_backward`).
+        """
+        if not self.rotary:
+            return grad_query, grad_key
+        angles = -rotary_angles(positions, self.d_head, ROTARY_BASE)
+        return rotate_pairs(grad_query, angles), rotate_pairs(grad_key, angles)
 
     # --- forward ------------------------------------------------------------------------------
 
@@ -503,6 +543,9 @@ class SelfAttention(Attention):
     keep_weights : bool, default True
         Keep the attention weights of each call in :attr:`weights`; with ``False``, a call in
         evaluation mode holds no ``(..., n, n)`` array (see :class:`Attention`).
+    rotary : bool, default False
+        Rotate the queries and keys by their positions first
+        (:func:`~simple_attention.rotary_embedding`); needs an even ``d_out``.
 
     Attributes
     ----------
@@ -561,13 +604,22 @@ class SelfAttention(Attention):
         scale: float | None = None,
         dropout: float = 0.0,
         keep_weights: bool = True,
+        rotary: bool = False,
     ) -> None:
         super().__init__(
-            d_in, d_out, scale=scale, dropout=dropout, keep_weights=keep_weights, rng=rng
+            d_in,
+            d_out,
+            scale=scale,
+            dropout=dropout,
+            keep_weights=keep_weights,
+            rotary=rotary,
+            rng=rng,
         )
 
     def __repr__(self) -> str:
-        return f"SelfAttention(d_in={self.d_in}, d_out={self.d_out})"
+        return f"SelfAttention(d_in={self.d_in}, d_out={self.d_out}" + (
+            ", rotary=True)" if self.rotary else ")"
+        )
 
 
 class MultiHeadAttention(Attention):
@@ -606,6 +658,10 @@ class MultiHeadAttention(Attention):
         ``False``, a call in evaluation mode uses the blocked kernel and holds no
         ``(..., n_heads, L, S)`` array: :attr:`weights` is then ``None`` and :meth:`backward`
         raises ``RuntimeError``. Training mode always keeps what the backward pass needs.
+    rotary : bool, default False
+        Rotate the queries and keys of every head by their positions
+        (:func:`~simple_attention.rotary_embedding`), the position embedding of RoFormer and of
+        many recent language models; needs an even ``d_head``.
 
     Attributes
     ----------
@@ -680,6 +736,7 @@ class MultiHeadAttention(Attention):
         dropout: float = 0.0,
         scale: float | None = None,
         keep_weights: bool = True,
+        rotary: bool = False,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(
@@ -690,6 +747,7 @@ class MultiHeadAttention(Attention):
             scale=scale,
             dropout=dropout,
             keep_weights=keep_weights,
+            rotary=rotary,
             rng=rng,
         )
         self.d_model = self.d_in
@@ -697,5 +755,5 @@ class MultiHeadAttention(Attention):
     def __repr__(self) -> str:
         return (
             f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads}, "
-            f"dropout={self.dropout.p})"
+            f"dropout={self.dropout.p}" + (", rotary=True" if self.rotary else "") + ")"
         )

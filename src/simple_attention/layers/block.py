@@ -63,6 +63,17 @@ def check_block_arguments(
     )
 
 
+def check_rotary(rotary: Any, d_model: int, n_heads: int) -> bool:
+    """``rotary`` as a bool; with ``True``, ``d_model / n_heads`` must be even (checked first)."""
+    rotary = check_flag(rotary, "rotary")
+    if rotary and (d_model // n_heads) % 2:
+        raise ValueError(
+            f"rotary=True rotates pairs of features, so each head needs an even number of them; "
+            f"d_model={d_model} with n_heads={n_heads} gives {d_model // n_heads}"
+        )
+    return rotary
+
+
 class TransformerBlock(Layer):
     r"""A pre-norm, causal transformer block: ``x + attn(ln1(x))``, then ``h + ffn(ln2(h))``.
 
@@ -91,6 +102,10 @@ class TransformerBlock(Layer):
         to show what they are for; a real model keeps them.
     layer_norm : bool, default True
         ``False`` replaces ``ln1`` and ``ln2`` by the identity, for the same reason.
+    rotary : bool, default False
+        Rotary position embeddings in the attention (see
+        :class:`~simple_attention.MultiHeadAttention`); needs an even ``d_model / n_heads``.
+        The weights drawn from ``rng`` are the same either way.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for the attention's and the feed-forward network's weights, in
         that order, and then for the dropout masks.
@@ -110,8 +125,8 @@ class TransformerBlock(Layer):
     Raises
     ------
     ValueError
-        If a size is not positive, ``d_model`` is not divisible by ``n_heads``, or ``dropout``
-        lies outside ``[0, 1)``.
+        If a size is not positive, ``d_model`` is not divisible by ``n_heads``, ``dropout``
+        lies outside ``[0, 1)``, or ``rotary=True`` with an odd ``d_model / n_heads``.
     TypeError
         If a size is not an integer, a flag is not a bool, or ``dropout`` is not a real number.
 
@@ -151,16 +166,20 @@ class TransformerBlock(Layer):
         dropout: float = 0.0,
         residual: bool = True,
         layer_norm: bool = True,
+        rotary: bool = False,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         d_model, n_heads, d_hidden, p, self.residual, self.layer_norm = check_block_arguments(
             d_model, n_heads, d_hidden, dropout, residual, layer_norm
         )
+        rotary = check_rotary(rotary, d_model, n_heads)
         generator = as_rng(rng)
         self.d_model = d_model
         self.ln1 = LayerNorm(d_model) if self.layer_norm else None
-        self.attention = MultiHeadAttention(d_model, n_heads, dropout=p, rng=generator)
+        self.attention = MultiHeadAttention(
+            d_model, n_heads, dropout=p, rotary=rotary, rng=generator
+        )
         self.dropout1 = Dropout(p, rng=generator)
         self.ln2 = LayerNorm(d_model) if self.layer_norm else None
         self.ffn = FeedForward(d_model, d_hidden=d_hidden, rng=generator)
@@ -172,6 +191,7 @@ class TransformerBlock(Layer):
             f"d_hidden={self.ffn.d_hidden}, dropout={self.dropout1.p}"
             + ("" if self.residual else ", residual=False")
             + ("" if self.layer_norm else ", layer_norm=False")
+            + (", rotary=True" if self.attention.rotary else "")
             + ")"
         )
 

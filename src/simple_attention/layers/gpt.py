@@ -10,9 +10,14 @@ in. A character that the model has learned to read as "a vowel" is then also sco
 it comes to writing. Tying saves ``vocab_size * d_model`` parameters and, on a small corpus,
 usually lowers the held-out loss a little; GPT-2 ties its head the same way. Backward, the
 table gets two gradients, one from the lookup and one from the head, and they add.
+
+With ``position_encoding="rotary"`` there is no table :math:`P`: every attention head rotates its
+queries and keys by their positions instead (:func:`~simple_attention.rotary_embedding`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +27,7 @@ from ..attention.kv_cache import KVCache
 from ..text.embeddings import Embedding
 from ..text.positions import PositionalEmbedding
 from .base import Layer, sum_outer
-from .block import TransformerBlock, check_block_arguments
+from .block import TransformerBlock, check_block_arguments, check_rotary
 from .dropout import Dropout
 from .linear import Linear
 from .norm import LayerNorm
@@ -32,6 +37,21 @@ __all__ = ["TinyGPT"]
 #: The standard deviation of the initial token and position vectors, as in GPT-2. Small, so
 #: that the tied head starts with logits near zero (a loss near ``log(vocab_size)``).
 EMBEDDING_STD = 0.02
+
+#: The values of ``position_encoding``: a learned table, rotated queries and keys, or nothing.
+POSITION_ENCODINGS = ("learned", "rotary", "none")
+
+
+def check_position_encoding(value: Any) -> str:
+    """``value`` if it is one of :data:`POSITION_ENCODINGS`, else a named error."""
+    if not isinstance(value, str):
+        raise TypeError(f"position_encoding must be a string, got {value!r}")
+    if value not in POSITION_ENCODINGS:
+        raise ValueError(
+            f"position_encoding must be one of {', '.join(map(repr, POSITION_ENCODINGS))}, "
+            f"got {value!r}"
+        )
+    return value
 
 
 class TinyGPT(Layer):
@@ -61,6 +81,15 @@ class TinyGPT(Layer):
         (``ln_f`` stays), to measure what they are for (see
         :class:`~simple_attention.TransformerBlock`). The weights drawn from ``rng`` are the
         same either way.
+    position_encoding : {"learned", "rotary", "none"}, default "learned"
+        How the model knows where each token sits. ``"learned"`` adds a trained vector per
+        position, :attr:`positions`; ``"rotary"`` has no table and rotates the queries and
+        keys of every attention head instead (``rotary=True`` of the blocks, see
+        :func:`~simple_attention.rotary_embedding`; needs an even ``d_model / n_heads``);
+        ``"none"`` gives the model no positions at all, to measure what they are for. The
+        position table is drawn from ``rng`` in every case (and dropped unless learned), so
+        the other weights are the same whichever is chosen. ``max_len`` bounds the context in
+        every case.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for every initial weight (in the order of :attr:`params`) and for
         the dropout masks.
@@ -70,8 +99,9 @@ class TinyGPT(Layer):
     embedding : Embedding
         The token table :math:`E`, ``(vocab_size, d_model)``, initialised with standard
         deviation 0.02 as in GPT-2.
-    positions : PositionalEmbedding
-        The learned position vectors :math:`P`, ``(max_len, d_model)``, likewise.
+    positions : PositionalEmbedding or None
+        The learned position vectors :math:`P`, ``(max_len, d_model)``, likewise; ``None``
+        unless ``position_encoding="learned"``.
     blocks : tuple of TransformerBlock
         The blocks in order: the sub-layers ``block0``, ``block1``, ... (assigning a new
         block to ``model.block1`` replaces it everywhere).
@@ -87,11 +117,12 @@ class TinyGPT(Layer):
     Raises
     ------
     ValueError
-        If a size is not positive, ``d_model`` is not divisible by ``n_heads``, or ``dropout``
-        lies outside ``[0, 1)``.
+        If a size is not positive, ``d_model`` is not divisible by ``n_heads``, ``dropout``
+        lies outside ``[0, 1)``, ``position_encoding`` is not one of the three, or is
+        ``"rotary"`` with an odd ``d_model / n_heads``.
     TypeError
-        If a size is not an integer, ``tie_weights`` is not a bool, or ``dropout`` is not a
-        real number.
+        If a size is not an integer, ``tie_weights`` is not a bool, ``dropout`` is not a
+        real number, or ``position_encoding`` is not a string.
 
     Every argument is checked before anything is drawn from ``rng``.
 
@@ -133,6 +164,12 @@ class TinyGPT(Layer):
     >>> loss, _ = softmax_cross_entropy(logits, ids)
     >>> bool(abs(loss - np.log(10)) < 0.05)
     True
+
+    With rotary position embeddings there is no position table, and nothing else changes:
+
+    >>> rotary = TinyGPT(10, 16, d_model=8, n_heads=2, n_layers=2, position_encoding="rotary")
+    >>> rotary.positions is None, rotary.n_params == model.n_params - 16 * 8
+    (True, True)
     """
 
     def __init__(
@@ -148,6 +185,7 @@ class TinyGPT(Layer):
         tie_weights: bool = True,
         residual: bool = True,
         layer_norm: bool = True,
+        position_encoding: str = "learned",
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -158,13 +196,17 @@ class TinyGPT(Layer):
         )
         n_layers = check_positive_int(n_layers, "n_layers")
         self.tie_weights = check_flag(tie_weights, "tie_weights")
+        self.position_encoding = check_position_encoding(position_encoding)
+        rotary = check_rotary(self.position_encoding == "rotary", d_model, n_heads)
         generator = as_rng(rng)
         self.vocab_size, self.max_len, self.d_model = vocab_size, max_len, d_model
         self.n_heads, self.n_layers = n_heads, n_layers
         self.embedding = Embedding(vocab_size, d_model, rng=generator)
         self.embedding.weight *= EMBEDDING_STD
-        self.positions = PositionalEmbedding(max_len, d_model, rng=generator)
-        self.positions.weight *= EMBEDDING_STD
+        # Drawn in every case, so that the weights after it do not depend on the choice.
+        table = PositionalEmbedding(max_len, d_model, rng=generator)
+        table.weight *= EMBEDDING_STD
+        self.positions = table if self.position_encoding == "learned" else None
         self.dropout = Dropout(p, rng=generator)
         for i in range(n_layers):
             block = TransformerBlock(
@@ -174,6 +216,7 @@ class TinyGPT(Layer):
                 dropout=p,
                 residual=residual,
                 layer_norm=layer_norm,
+                rotary=rotary,
                 rng=generator,
             )
             setattr(self, f"block{i}", block)  # registered as a sub-layer, named block<i>
@@ -188,6 +231,11 @@ class TinyGPT(Layer):
             + ("" if self.tie_weights else ", tie_weights=False")
             + ("" if self.blocks[0].residual else ", residual=False")
             + ("" if self.blocks[0].layer_norm else ", layer_norm=False")
+            + (
+                ""
+                if self.position_encoding == "learned"
+                else f", position_encoding={self.position_encoding!r}"
+            )
             + ")"
         )
 
@@ -215,6 +263,7 @@ class TinyGPT(Layer):
             "tie_weights": self.tie_weights,
             "residual": self.blocks[0].residual,
             "layer_norm": self.blocks[0].layer_norm,
+            "position_encoding": self.position_encoding,
         }
 
     @property
@@ -261,7 +310,9 @@ class TinyGPT(Layer):
                 f"ids has sequences of {n} tokens but the model reads at most "
                 f"max_len={self.max_len}"
             )
-        x = self.positions(self.embedding(ids))  # (..., n, d_model)
+        x = self.embedding(ids)  # (..., n, d_model)
+        if self.positions is not None:
+            x = self.positions(x)
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x)  # (..., n, d_model)
@@ -305,7 +356,8 @@ class TinyGPT(Layer):
         for block in reversed(self.blocks):
             grad = block.backward(grad)
         grad = self.dropout.backward(grad)
-        grad = self.positions.backward(grad)
+        if self.positions is not None:
+            grad = self.positions.backward(grad)
         self.embedding.backward(grad)
         if head_grad is not None:
             # Tied: one table, two uses, so the two gradients add.
@@ -384,7 +436,10 @@ class TinyGPT(Layer):
                 f"ids_new has the batch shape {x.shape[:-2]} but the caches hold sequences of "
                 f"batch shape {cached.shape[:-3]}"
             )
-        x = x + self.positions.weight[start : start + m]
+        if self.positions is not None:
+            x = x + self.positions.weight[start : start + m]
+        # With rotary positions each block's attention rotates the new queries and keys by
+        # their positions, start to start + m - 1 (the length of its cache).
         before = [(c.keys, c.values) for c in caches]
         self._cache = None
         try:

@@ -8,6 +8,12 @@ that depends only on the position to each token's vector. Two classic choices:
   indexed by position;
 * :func:`sinusoidal_positions` uses fixed sines and cosines of geometrically spaced frequencies,
   which need no training.
+
+A third choice adds nothing to the tokens: :func:`rotary_embedding` (rotary position embeddings,
+RoPE) rotates each pair of features of the queries and keys by an angle proportional to the
+position, so that the score of a query and a key depends on their positions only through the
+difference of the two. :func:`rotary_embedding_backward` is its backward pass, the rotation by
+the opposite angle.
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .._validation import as_float_array, as_rng, check_positive_int, check_real
+from .._validation import as_float_array, as_rng, check_positive_int, check_real, working_dtype
 from ..layers.base import Layer
 
-__all__ = ["PositionalEmbedding", "sinusoidal_positions"]
+__all__ = [
+    "PositionalEmbedding",
+    "rotary_embedding",
+    "rotary_embedding_backward",
+    "rotary_frequencies",
+    "sinusoidal_positions",
+]
 
 
 def sinusoidal_positions(n_positions: int, dim: int, *, base: float = 10000.0) -> np.ndarray:
@@ -187,3 +199,217 @@ class PositionalEmbedding(Layer):
         grad_weight[:n] = g.astype(self.weight.dtype, copy=False).sum(axis=batch_axes)
         self._store_grads({"weight": self._finite(grad_weight, "the gradient of weight")})
         return grad_x
+
+
+# --- rotary position embeddings -----------------------------------------------------------------
+
+
+def rotary_frequencies(d_k: int, *, base: float = 10000.0) -> np.ndarray:
+    r"""The angle per position of each pair of features: :math:`\theta_f = \text{base}^{-2f/d_k}`.
+
+    Pair :math:`f` holds features :math:`2f` and :math:`2f + 1`, for
+    :math:`f = 0, 1, \dots, d_k/2 - 1`: the first pair turns by one radian per position, the
+    last by nearly nothing. These are the frequencies of :func:`sinusoidal_positions` with
+    ``dim = d_k``.
+
+    Parameters
+    ----------
+    d_k : int
+        Number of features of each query and key; even and ``>= 0``.
+    base : float, default 10000.0
+        Sets the slowest frequency; a finite number greater than 1.
+
+    Returns
+    -------
+    ndarray of float64, shape (d_k // 2,)
+
+    Raises
+    ------
+    ValueError
+        If ``d_k`` is negative or odd, or ``base`` is not a finite number greater than 1.
+    TypeError
+        If ``d_k`` is not an integer or ``base`` is not a real number.
+
+    Examples
+    --------
+    >>> from simple_attention import rotary_frequencies
+    >>> rotary_frequencies(6, base=1000.0)
+    array([1. , 0.1, 0.01])
+    """
+    d_k = check_positive_int(d_k, "d_k", allow_zero=True)
+    if d_k % 2:
+        raise ValueError(f"d_k must be even (the features are rotated in pairs), got {d_k}")
+    base = check_real(base, "base", low=1.0, low_open=True)
+    return np.asarray(base ** (-np.arange(0, d_k, 2) / d_k), dtype=np.float64)
+
+
+def rotary_angles(positions: np.ndarray, d_k: int, base: float) -> np.ndarray:
+    """The angles ``positions[:, None] * theta``, shape ``(n, d_k // 2)``, in float64.
+
+    For callers that have checked their arguments (the attention layers).
+    """
+    return positions[:, None] * rotary_frequencies(d_k, base=base)
+
+
+def rotate_pairs(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Rotate the feature pairs ``(2f, 2f + 1)`` of ``x`` ``(..., n, d_k)`` by ``angles``.
+
+    ``angles`` has shape ``(n, d_k // 2)``. A new array of the dtype of ``x`` (float16 is
+    computed in float32); no checks: for callers that have checked their arguments.
+    """
+    work = working_dtype(x.dtype)
+    cos = np.cos(angles).astype(work)
+    sin = np.sin(angles).astype(work)
+    even = x[..., 0::2].astype(work, copy=False)
+    odd = x[..., 1::2].astype(work, copy=False)
+    out = np.empty(x.shape, dtype=work)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out.astype(x.dtype, copy=False)
+
+
+def _check_rotary(
+    x: npt.ArrayLike, positions: npt.ArrayLike | None, base: float, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` as a checked float array and the angles of its rows, or raise naming the argument."""
+    x_arr = as_float_array(x, name)
+    if x_arr.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., n, d_k), got {x_arr.shape}")
+    n, d_k = x_arr.shape[-2:]
+    if d_k % 2:
+        raise ValueError(
+            f"{name} must have an even number of features d_k (they are rotated in pairs), "
+            f"got shape {x_arr.shape}"
+        )
+    base = check_real(base, "base", low=1.0, low_open=True)
+    if positions is None:
+        pos = np.arange(n)
+    else:
+        pos = np.asarray(positions)
+        if pos.dtype == np.bool_ or not np.issubdtype(pos.dtype, np.integer):
+            raise TypeError(f"positions must hold integers, got dtype {pos.dtype}")
+        if pos.shape != (n,):
+            raise ValueError(
+                f"positions must have shape ({n},), one per row of {name} {x_arr.shape}, "
+                f"got {pos.shape}"
+            )
+        if (pos < 0).any():
+            raise ValueError(f"positions must be non-negative, got {int(pos.min())}")
+    return x_arr, rotary_angles(pos.astype(np.float64), d_k, base)
+
+
+def rotary_embedding(
+    x: npt.ArrayLike, positions: npt.ArrayLike | None = None, *, base: float = 10000.0
+) -> np.ndarray:
+    r"""Rotary position embedding (RoPE): rotate each pair of features by position times frequency.
+
+    Row :math:`p` of ``x`` (a query or a key at position :math:`p`) has its features paired,
+    :math:`(x_{2f}, x_{2f+1})` for :math:`f = 0, \dots, d_k/2 - 1`, and each pair is turned by
+    the angle :math:`p\,\theta_f`, with :math:`\theta_f = \text{base}^{-2f/d_k}`
+    (:func:`rotary_frequencies`):
+
+    .. math:: \begin{pmatrix} y_{2f} \\ y_{2f+1} \end{pmatrix} =
+              \begin{pmatrix} \cos p\theta_f & -\sin p\theta_f \\
+                              \sin p\theta_f & \cos p\theta_f \end{pmatrix}
+              \begin{pmatrix} x_{2f} \\ x_{2f+1} \end{pmatrix}.
+
+    Written :math:`y = R_p\,x`: since :math:`R_i^\top R_j = R_{j-i}`, the score of a rotated
+    query at position :math:`i` and a rotated key at position :math:`j` is
+    :math:`(R_i q)^\top (R_j k) = q^\top R_{j-i}\, k`, which depends on the two positions only
+    through :math:`j - i`. Lengths are kept: a rotation changes no vector's norm.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n, d_k)
+        Queries or keys, one row per position; ``d_k`` must be even. Leading axes (batch,
+        heads) share the positions.
+    positions : array_like of int, shape (n,), optional
+        The position of each row, ``>= 0``; ``None`` (the default) means ``0, 1, ..., n - 1``.
+        When decoding with a cache, the new rows sit at ``len(cache)`` and after.
+    base : float, default 10000.0
+        Sets the slowest frequency; a finite number greater than 1.
+
+    Returns
+    -------
+    ndarray, shape (..., n, d_k)
+        The rotated rows, a new array of the dtype of ``x`` (integers give float64; float16
+        is computed in float32).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not ``(..., n, d_k)`` with an even ``d_k``, or holds NaN or inf;
+        ``positions`` is not of shape ``(n,)`` or holds a negative number; ``base`` is not a
+        finite number greater than 1.
+    TypeError
+        If ``x`` is not real, ``positions`` are not integers, or ``base`` is not a number.
+
+    See Also
+    --------
+    rotary_embedding_backward : the gradient, the rotation by the opposite angle.
+    simple_attention.MultiHeadAttention : ``rotary=True`` applies this to its queries and keys.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import rotary_embedding
+    >>> rotary_embedding(np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])).round(4)
+    array([[ 1.    ,  0.    ],
+           [ 0.5403,  0.8415],
+           [-0.4161,  0.9093]])
+
+    The score of a query and a key depends only on how far apart they are: the same two
+    vectors at positions 2 and 5, or 10 and 13, give the same dot product.
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 8))
+    >>> def score(i, j):
+    ...     return (rotary_embedding(q, [i]) @ rotary_embedding(k, [j]).T).item()
+    >>> round(score(2, 5), 10) == round(score(10, 13), 10)
+    True
+    >>> bool(np.isclose(score(2, 5), score(2, 6)))
+    False
+    """
+    x_arr, angles = _check_rotary(x, positions, base, "x")
+    return rotate_pairs(x_arr, angles)
+
+
+def rotary_embedding_backward(
+    grad_out: npt.ArrayLike, positions: npt.ArrayLike | None = None, *, base: float = 10000.0
+) -> np.ndarray:
+    r"""The gradient through :func:`rotary_embedding`: the rotation by the opposite angle.
+
+    With :math:`y = R_p\,x` for each row, :math:`\partial L/\partial x = R_p^\top\,
+    \partial L/\partial y`, and the transpose of a rotation is the rotation by the opposite
+    angle, :math:`R_p^\top = R_{-p}`.
+
+    Parameters
+    ----------
+    grad_out : array_like, shape (..., n, d_k)
+        :math:`\partial L/\partial y`, the gradient of the rotated rows.
+    positions : array_like of int, shape (n,), optional
+        The positions of the forward call (``None``: ``0, ..., n - 1``).
+    base : float, default 10000.0
+        The base of the forward call.
+
+    Returns
+    -------
+    ndarray, shape (..., n, d_k)
+        :math:`\partial L/\partial x`, in the dtype of ``grad_out``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`rotary_embedding`, naming ``grad_out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simple_attention import rotary_embedding, rotary_embedding_backward
+    >>> x = np.random.default_rng(0).standard_normal((4, 6))
+    >>> back = rotary_embedding_backward(rotary_embedding(x))  # R^T R = I
+    >>> bool(np.allclose(back, x, rtol=0, atol=1e-15))
+    True
+    """
+    g, angles = _check_rotary(grad_out, positions, base, "grad_out")
+    return rotate_pairs(g, -angles)
