@@ -51,8 +51,8 @@ __all__ = [
     "plot_transformer_block",
 ]
 
-FONT = 11.0  # names of matrices and steps
-NOTE = 10.0  # sizes, printed values and captions; nothing is smaller than 9 points
+FONT = 12.0  # names of matrices and steps
+NOTE = 11.0  # sizes, printed values and captions; nothing is smaller than 9 points
 INK = "#333333"  # arrows, outlines and text that belong to no role
 INNER = "tab:pink"  # the inner dimension of a product, which disappears
 # Matrices with more rows or columns than this are drawn without their cell lines.
@@ -343,8 +343,8 @@ def plot_softmax_row(
     weights = softmax(s)
     head = 1.7
     col = min(0.85, (6.9 - head - 0.25) / (n + 1))
-    # Upright labels while they fit their column (about 0.075 inch per character).
-    tilt = 45.0 if 0.075 * max(len(key) for key in keys) > 0.95 * col else 0.0
+    # Upright labels while they fit their column (about 0.085 inch per character).
+    tilt = 45.0 if 0.085 * max(len(key) for key in keys) > 0.95 * col else 0.0
     label_h = 0.7 if tilt else 0.35
     bar_hs = [0.7, 1.0, 1.0]  # weights are fractions of 1: their bars need the room
     height = label_h + sum(bar_hs) + 3 * 0.3 + 2 * 0.5 + 0.1
@@ -455,7 +455,7 @@ def _deck(
             columns_below=True,
             white=0.6,
         )
-    _text(ax, x + w / 2, y - h / 2, "head 0", NOTE, rotation=90 if w < 0.6 else 0, zorder=3)
+    _text(ax, x + w / 2, y - h / 2, "head 0", NOTE, rotation=90 if w < 0.8 else 0, zorder=3)
     if n_heads > 1:
         corner = (x + w + (n_heads - 1) * step / 2 + 0.08, y - h + (n_heads - 1) * step / 2)
         _text(ax, *corner, _sized("h", n_heads), NOTE, ha="left", va="top")
@@ -572,12 +572,12 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
 
 
 def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes:
-    r"""Draw the key/value cache at generation step :math:`t` = ``n_steps - 1``.
+    r"""Draw the key/value cache after one generation step, and the new query reading it.
 
-    The cache holds one key row and one value row per token seen so far: rows ``0 .. t-1``
-    were stored at earlier steps (light), row ``t`` is appended now (dark). The new token's
-    query :math:`q^{(t)}` is compared with every cached key, :math:`k^{(0)} .. k^{(t)}`; no
-    earlier row is computed again.
+    The figure shows step :math:`t` = ``n_steps - 1``. The cache holds one key row and one
+    value row per token seen so far: rows ``0 .. t-1`` were stored at earlier steps (light),
+    row ``t`` is appended now (dark). The new token's query :math:`q^{(t)}` is compared with
+    every cached key, :math:`k^{(0)} .. k^{(t)}`; no earlier row is computed again.
 
     Parameters
     ----------
@@ -619,9 +619,9 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
     t = n_steps - 1
     cell = min(0.3, 2.8 / n_steps, 0.9 / d_k)
     w, h = d_k * cell, n_steps * cell
-    height = h + 1.35
+    height = h + 1.6
     top = height - 0.55
-    x_q, x_k = 0.3, 0.3 + w + 1.8
+    x_q, x_k = 0.5, 0.5 + w + 1.7
     x_v = x_k + w + 0.55
     ax = _canvas(ax, max(6.9, x_v + w + 1.5), height)
     colours = {"key": ROLE_COLOURS["key"], "value": ROLE_COLOURS["value"]}
@@ -642,7 +642,7 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
         _text(ax, x + w / 2, top + 0.3, f"${name}$ cache", FONT, va="bottom")
     y_new = top - (t + 0.5) * cell
     _matrix(ax, x_q, y_new + cell / 2, (1, d_k), cell, ROLE_COLOURS["query"])
-    _text(ax, x_q + w / 2, y_new + cell / 2 + 0.08, "new query $q^{(t)}$", NOTE, va="bottom")
+    _text(ax, 0.1, y_new + cell / 2 + 0.08, "new query $q^{(t)}$", NOTE, ha="left", va="bottom")
     for j in range(n_steps):
         ax.plot(
             [x_q + w + 0.05, x_k - 0.3],
@@ -666,10 +666,10 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
                 weight="bold" if j == t else "normal",
             )
     caption = (
-        f"Step $t = {t}$ appends one row to $K$ and one to $V$; the new query attends to all "
-        f"{n_steps} cached keys."
+        f"Step $t = {t}$ appends one row to $K$ and one to $V$; the new query attends to\n"
+        f"all {n_steps} cached keys, and no row of an earlier step is computed again."
     )
-    _text(ax, 0.2, 0.25, caption, NOTE, ha="left")
+    _text(ax, 0.1, 0.35, caption, NOTE, ha="left", linespacing=1.4)
     return ax
 
 
