@@ -54,10 +54,13 @@ from .diagrams import (
     plot_softmax_row,
     plot_transformer_block,
 )
+from .explorer import AttentionExplorer, attention_explorer
 from .heatmaps import plot_attention_weights, plot_embeddings, plot_matrix
 from .vectors import plot_query_attention, plot_tokens
 
 __all__ = [
+    "AttentionExplorer",
+    "attention_explorer",
     "plot_attention_weights",
     "plot_bars",
     "plot_embeddings",
