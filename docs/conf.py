@@ -252,7 +252,8 @@ api_pages_sections = {
 html_theme = "sphinx_book_theme"
 html_title = "simple-attention"
 html_static_path = ["_static"]
-html_css_files = ["custom.css"]
+html_css_files = ["custom.css", "explorer.css"]
+html_js_files = ["explorer.js"]
 html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None
 # Without a default, a reader's first visit logs "invalid theme mode"; "auto" follows the
