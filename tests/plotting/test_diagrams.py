@@ -147,7 +147,7 @@ def test_head_split_shows_d_model_as_heads_times_d_k() -> None:
     assert labels.count("$d_k = 4$") == 2  # the front head, before and after attention
     assert labels.count("$h = 3$") == 2
     assert labels.count("$n = 4$") == 4
-    assert labels[-1].endswith("12 = 3 · 4")
+    assert labels[-1].endswith(r"$12 = 3 \cdot 4$")
     assert "split into heads" in labels
     assert "merge the heads" in labels
 
@@ -155,7 +155,7 @@ def test_head_split_shows_d_model_as_heads_times_d_k() -> None:
 def test_head_split_with_one_head_draws_no_deck_label() -> None:
     ax = plot_head_split(2, 4, 1)
     assert "$h = 1$" not in texts(ax)
-    assert texts(ax)[-1].endswith("4 = 1 · 4")
+    assert texts(ax)[-1].endswith(r"$4 = 1 \cdot 4$")
 
 
 # --- plot_kv_cache ----------------------------------------------------------------------------
@@ -283,15 +283,23 @@ def test_bad_arguments_raise_and_leave_no_figure(
     assert not plt.get_fignums()
 
 
-def test_a_failed_call_draws_nothing_on_a_given_axes() -> None:
-    _, ax = plt.subplots()
-    with pytest.raises(ValueError, match="d_model"):
-        plot_head_split(4, 9, 2, ax=ax)
-    with pytest.raises(ValueError, match="scores"):
-        plot_softmax_row([np.nan], ax=ax)
+@pytest.mark.parametrize(
+    ("function", "kwargs", "error", "name"), [call for call in BAD_CALLS if "ax" not in call[1]]
+)
+def test_a_failed_call_draws_nothing_on_a_given_axes(
+    function: Callable[..., Any], kwargs: dict[str, Any], error: type[Exception], name: str
+) -> None:
+    fig, ax = plt.subplots()
+    limits = (ax.get_xlim(), ax.get_ylim())
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        function(**kwargs, ax=ax)
     assert not ax.patches
     assert not ax.texts
     assert not ax.lines
+    assert not ax.collections
+    assert (ax.get_xlim(), ax.get_ylim()) == limits
+    assert ax.axison
+    assert plt.get_fignums() == [fig.number]
 
 
 def test_diagrams_draw_into_a_given_axes_and_return_it() -> None:

@@ -230,7 +230,7 @@ def plot_matmul_shapes(
     sizes = [(max(cols * cell, 0.3), max(rows * cell, 0.3)) for rows, cols in shapes]
     gap = 0.75  # an operator and the turned row label of the next matrix
     width = max(6.9, 0.6 + sum(w for w, _ in sizes) + 2 * gap)
-    top = 0.85 + max(h for _, h in sizes)
+    top = 1.0 + max(h for _, h in sizes)
     ax = _canvas(ax, width, top + 0.5)
     x = (width - sum(w for w, _ in sizes) - 2 * gap) / 2 + 0.15
     dims = [(rows_dim, inner_dim), (inner_dim, cols_dim), (rows_dim, cols_dim)]
@@ -521,7 +521,7 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
     >>> from simple_attention.plotting import plot_head_split
     >>> ax = plot_head_split(4, 8, 2)
     >>> ax.texts[-1].get_text()
-    '$d_\\mathrm{model} = h \\cdot d_k$:  8 = 2 · 4'
+    '$d_\\mathrm{model} = h \\cdot d_k$:   $8 = 2 \\cdot 4$'
     """
     n = check_positive_int(n, "n")
     d_model = check_positive_int(d_model, "d_model")
@@ -563,7 +563,7 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
         NOTE,
         ha="left",
     )
-    formula = r"$d_\mathrm{model} = h \cdot d_k$:  " + f"{d_model} = {n_heads} · {d_k}"
+    formula = r"$d_\mathrm{model} = h \cdot d_k$:   " + rf"${d_model} = {n_heads} \cdot {d_k}$"
     _text(ax, width / 2, 0.2, formula, FONT)
     return ax
 
@@ -739,8 +739,8 @@ def plot_online_softmax_blocks(
     >>> ax = plot_online_softmax_blocks(6, 2, scores=[0.5, 2.0, -1.0, 3.0, 1.0, 0.0])
     >>> [p.get_gid() for p in ax.patches].count("block")
     3
-    >>> [t.get_text() for t in ax.texts if t.get_text() in ("3.00", "1.65")]  # m, m, l
-    ['3.00', '3.00', '1.65']
+    >>> [t.get_text() for t in ax.texts][-4:-1]  # m, r and l after the last block
+    ['3.00', '1.00', '1.65']
     >>> "= 1.65, as after block 2" in ax.texts[-1].get_text()  # the whole row, at once
     True
     """
@@ -793,7 +793,8 @@ def plot_online_softmax_blocks(
             _text(ax, xj + cell / 2, top - 0.2, str(j), NOTE)
             if s is not None:
                 _box(ax, xj, top - 0.8, cell, 0.4, ROLE_COLOURS["scores"], lw=0.8)
-                _text(ax, xj + cell / 2, top - 0.6, f"{s[j]:.1f}", 9.0)
+                digits = 2 if cell >= 0.42 else 1  # as many as the cell has room for
+                _text(ax, xj + cell / 2, top - 0.6, f"{s[j]:.{digits}f}", 9.0)
         values = (
             [f"$m_{b}$", f"$r_{b}$", rf"$\ell_{b}$"]
             if states is None
