@@ -22,7 +22,7 @@ import numpy as np
 
 from simple_attention import Embedding, MultiHeadAttention, Vocabulary, tokenize
 from simple_attention.layers.multihead import merge_heads, split_heads
-from simple_attention.plotting import plot_attention_weights
+from simple_attention.plotting import plot_attention_weights, plot_head_split
 
 features = np.arange(2 * 12.0).reshape(2, 12)  # two tokens, d_model = 12
 heads = split_heads(features, 3)
@@ -32,6 +32,9 @@ print("head 1:", heads[1].tolist())  # features 4..7 of each token
 np.testing.assert_array_equal(heads, features.reshape(2, 3, 4).swapaxes(0, 1))
 np.testing.assert_array_equal(merge_heads(heads), features)
 assert not np.array_equal(heads, features.reshape(3, 2, 4))  # the reshape alone is wrong
+
+plot_head_split(2, 12, 3)
+plt.show()
 
 # %%
 # Three heads, three readings

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simple_attention import KVCache, MultiHeadAttention
-from simple_attention.plotting import plot_attention_weights
+from simple_attention.plotting import plot_attention_weights, plot_kv_cache
 
 n_tokens, d_model, n_heads = 8, 16, 4
 layer = MultiHeadAttention(d_model, n_heads, rng=0)
@@ -37,6 +37,9 @@ for t in range(n_tokens):
         shapes = f"cached keys {cache.keys.shape} (h, positions, d_k)"
         print(f"step {t}: {shapes}, weights {layer.weights.shape}")
 decoded = np.concatenate(outputs)
+
+plot_kv_cache(n_tokens, d_k=layer.d_head)  # the last step: t = 7 appends the eighth row
+plt.show()
 
 # %%
 # The rows rebuild one causal call

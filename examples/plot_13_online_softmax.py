@@ -13,8 +13,8 @@ against :func:`~simple_attention.scaled_dot_product_attention`.
 """
 
 # %%
-# One query, keys in blocks of four
-# ---------------------------------
+# One query, keys in blocks of three
+# ----------------------------------
 # When a block brings a new maximum, everything accumulated so far is multiplied by the
 # rescaling factor :math:`r = e^{m_\text{old} - m_\text{new}}`; otherwise :math:`r = 1`. After
 # the last block, :math:`\tilde z / \ell` is the context vector of the query.
@@ -25,11 +25,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import simple_attention as sa
+from simple_attention.plotting import plot_online_softmax_blocks
 
 rng = np.random.default_rng(13)
-n_keys, block = 24, 4
+n_keys, block = 12, 3
 scores = rng.normal(scale=2.0, size=n_keys)
-scores[9] += 4.0  # a clear winner, in the third block
+scores[7] += 4.0  # a clear winner, in the third block
 values = rng.normal(size=(n_keys, 2))
 
 m, ell, z_tilde = -math.inf, 0.0, np.zeros(2)
@@ -54,6 +55,11 @@ np.testing.assert_allclose(online, direct, rtol=0, atol=1e-12)
 # -------------------------------------
 # The maximum only grows; :math:`r` drops below 1 exactly when it does, and shrinks the sum
 # :math:`\ell` accumulated so far, since every earlier term was shifted by a smaller maximum.
+# The diagram shows the scores in their blocks and the state after each block; the plots below
+# it follow the same three numbers.
+
+plot_online_softmax_blocks(n_keys, block, scores=scores)
+plt.show()
 
 seen, maxima, factors, sums = (np.array(col) for col in zip(*history, strict=True))
 assert np.all(np.diff(maxima) >= 0)  # the maximum only grows
