@@ -13,7 +13,9 @@ it on the next:
 * arrows go from a step's input to its output, and say what the step does.
 
 Every diagram is laid out in inches at its natural size (about 7 inches, 700 pixels, wide at
-most), with text of at least 9 points, so that it reads on a narrow screen too.
+most), with text of at least 9 points, so that it reads on a narrow screen too. Drawn into a
+smaller ``ax``, the drawing shrinks but its text keeps its size: give such an ``ax`` a figure of
+about the natural size.
 """
 
 from __future__ import annotations
@@ -487,10 +489,12 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
     r"""Draw how multi-head attention splits ``(n, d_model)`` into heads and merges them back.
 
     Top left, :math:`Q` (and likewise :math:`K` and :math:`V`), of shape
-    :math:`(n, d_\text{model})`, its columns coloured by head; it is reshaped into
-    :math:`h` matrices of :math:`(n, d_k)`, one per head. Each head attends on its own and
+    :math:`(n, d_\text{model})`, its columns coloured by head; a reshape to
+    :math:`(n, h, d_k)` and a swap of the first two axes make :math:`h` matrices of
+    :math:`(n, d_k)`, one per head. Each head attends on its own and
     gives a context of :math:`(n, d_k)`; the heads are merged (concatenated, bottom left) into
-    :math:`Z` of :math:`(n, d_\text{model})`, because :math:`d_\text{model} = h \cdot d_k`.
+    :math:`Z` of :math:`(n, d_\text{model})`, because :math:`d_\text{model} = h \cdot d_k`,
+    which the output projection :math:`W_o` then mixes.
 
     Parameters
     ----------
@@ -544,15 +548,15 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
     _text(ax, 0.4 + w_model / 2, top - h - 0.25, "$Q$ (or $K$, $V$)", FONT)
     _deck(ax, x_deck, top, n, d_k, n_heads, cell, step)
     _bands(ax, 0.4, bottom, n, d_model, n_heads, cell)
-    _text(ax, 0.4 + w_model / 2, bottom - h - 0.22, "$Z$", FONT)
+    _text(ax, 0.4 + w_model / 2, bottom - h - 0.25, "$Z$ (then $W_o$)", FONT)
     _deck(ax, x_deck, bottom, n, d_k, n_heads, cell, step)
     mid_x = (0.4 + w_model + x_deck - 0.4) / 2
     _arrow(ax, (0.4 + w_model + 0.15, top - h / 2), (x_deck - 0.45, top - h / 2))
     _text(ax, mid_x, top - h / 2 + 0.1, "split into heads", NOTE, va="bottom")
-    _text(ax, mid_x, top - h / 2 - 0.1, "(reshape)", NOTE, va="top")
+    _text(ax, mid_x, top - h / 2 - 0.1, "(reshape, swap axes)", NOTE, va="top")
     _arrow(ax, (x_deck - 0.45, bottom - h / 2), (0.4 + w_model + 0.15, bottom - h / 2))
     _text(ax, mid_x, bottom - h / 2 + 0.1, "merge the heads", NOTE, va="bottom")
-    _text(ax, mid_x, bottom - h / 2 - 0.1, "(concatenate)", NOTE, va="top")
+    _text(ax, mid_x, bottom - h / 2 - 0.1, "(swap back, reshape)", NOTE, va="top")
     x_mid = x_deck + (w_deck - (n_heads - 1) * step) / 2
     _arrow(ax, (x_mid, top - h - 0.4), (x_mid, bottom + (n_heads - 1) * step + 0.2))
     _text(
