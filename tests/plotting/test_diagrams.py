@@ -60,6 +60,7 @@ def test_roles_take_their_colour_from_the_first_letter() -> None:
     assert role_colour(r"\mathrm{S}") == ROLE_COLOURS["scores"]
     assert role_colour("A") == ROLE_COLOURS["weights"]
     assert role_colour("Z") == ROLE_COLOURS["context"]
+    assert role_colour("q") == ROLE_COLOURS["query"]  # a vector takes its matrix's colour
     assert role_colour("?") == ROLE_COLOURS["input"]
 
 
@@ -115,7 +116,9 @@ def test_softmax_row_prints_weights_that_match_the_library_and_sum_to_one() -> N
     # Each row: its title, then one value per key (the last two rows then their sum).
     assert labels[7] == "scores $s_j$"
     assert labels[8:14] == [f"{s:.2f}" for s in scores]
-    assert labels[16:23] == [f"{e:.2f}" for e in np.exp(scores)] + [f"{np.exp(scores).sum():.2f}"]
+    exps = np.exp(scores)
+    assert exps.max() < 10.0 < exps.sum() < 100.0  # so: two decimals, and one for the sum
+    assert labels[16:23] == [f"{e:.2f}" for e in exps] + [f"{exps.sum():.1f}"]
     assert labels[-7:] == [f"{a:.2f}" for a in expected] + ["1.00"]
 
 
@@ -161,7 +164,7 @@ def test_head_split_with_one_head_draws_no_deck_label() -> None:
 # --- plot_kv_cache ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_steps", [1, 3, 12])
+@pytest.mark.parametrize("n_steps", [1, 3, 12, 16])
 def test_kv_cache_has_one_row_per_step_and_one_line_per_key(n_steps: int) -> None:
     ax = plot_kv_cache(n_steps, d_k=3)
     assert len(patches(ax, "key")) == len(patches(ax, "value")) == n_steps - 1
@@ -171,7 +174,13 @@ def test_kv_cache_has_one_row_per_step_and_one_line_per_key(n_steps: int) -> Non
     assert labels.count(f"$t\\,+\\,1 = {n_steps}$") == 2
     assert labels.count("$d_k = 3$") == 2
     assert f"step {n_steps - 1}  (new)" in labels
-    assert any(f"all {n_steps} cached keys" in t for t in labels)
+    attends = f"all {n_steps} cached keys" if n_steps > 1 else "the one cached key"
+    assert any(attends in t for t in labels)
+    # The new query is one row high, level with the new key it is appended with.
+    query = next(p for p in ax.patches if p.get_edgecolor() == to_rgba(ROLE_COLOURS["query"]))
+    new_key = patches(ax, "new key")[0]
+    assert query.get_height() == pytest.approx(new_key.get_height())
+    assert query.get_y() == pytest.approx(new_key.get_y())
 
 
 # --- plot_online_softmax_blocks ---------------------------------------------------------------

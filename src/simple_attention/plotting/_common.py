@@ -133,11 +133,12 @@ _ROLE_OF_LETTER = {
 def role_colour(name: str) -> str:
     """The colour of the role of a matrix named in the site's notation (``"W_q"``, ``"K^T"``).
 
-    The role comes from the first letter: ``X`` inputs, ``W`` projections, ``Q``, ``K``,
-    ``V``, ``S`` scores, ``A`` weights, ``Z`` context; anything else is drawn as an input.
+    The role comes from the first letter, in either case (``q`` is a query vector, ``Q`` the
+    matrix): ``X`` inputs, ``W`` projections, ``Q``, ``K``, ``V``, ``S`` scores, ``A``
+    weights, ``Z`` context; anything else is drawn as an input.
     """
     letters = [c for c in name.replace("\\mathrm", "").replace("\\", "") if c.isalpha()]
-    role = _ROLE_OF_LETTER.get(letters[0] if letters else "", "input")
+    role = _ROLE_OF_LETTER.get(letters[0].upper() if letters else "", "input")
     return ROLE_COLOURS[role]
 
 

@@ -120,15 +120,17 @@ def _matrix(
     zorder: float = 1.0,
     columns_below: bool = False,
     white: float = 0.78,
+    row: float | None = None,
 ) -> tuple[float, float]:
     """A ``shape`` matrix with its top-left corner at ``(x, y)``; returns its width and height.
 
     Each side is at least 0.3 inch, so that a vector of size 1 stays visible. ``dims`` names
     the rows and the columns; their sizes are written on the left and above (or below).
     ``zorder`` stacks the matrix and its cell lines together over or under another one.
+    Cells are ``cell`` wide and ``row`` high (default: square; then at least 0.15 inch).
     """
     rows, cols = shape
-    w, h = max(cols * cell, 0.3), max(rows * cell, 0.3)
+    w, h = max(cols * cell, 0.3), max(rows * (row or cell), 0.3 if row is None else 0.15)
     _box(ax, x, y - h, w, h, colour, facecolor=_tint(colour, white), gid=gid, zorder=zorder)
     if rows <= MAX_CELLS and cols <= MAX_CELLS:
         style = {"color": colour, "lw": 0.5, "alpha": 0.6, "zorder": zorder + 0.001}
@@ -153,12 +155,15 @@ def _optional_size(value: Any, name: str) -> int | None:
 
 
 def _num(value: float) -> str:
-    """A number in at most five characters: ``0.37``, ``12.5``, ``3e+04``."""
-    if value == 0.0 or 0.01 <= abs(value) < 100.0:
+    """A number in about five characters: ``0.37``, ``12.5``, ``148``, ``3e+04``, ``2e-03``."""
+    size = abs(value)
+    if value == 0.0 or 0.01 <= size < 10.0:
         return f"{value:.2f}"
-    if 100.0 <= abs(value) < 1000.0:
+    if 10.0 <= size < 100.0:
+        return f"{value:.1f}"
+    if 100.0 <= size < 10_000.0:
         return f"{value:.0f}"
-    return f"{value:.0e}"
+    return f"{value:.0e}"  # tiny but positive, or too large for the width of a column
 
 
 # --- the shapes of a product ------------------------------------------------------------------
@@ -348,6 +353,7 @@ def plot_softmax_row(
     # Upright labels while they fit their column (about 0.085 inch per character).
     tilt = 45.0 if 0.085 * max(len(key) for key in keys) > 0.95 * col else 0.0
     label_h = 0.7 if tilt else 0.35
+    size = NOTE if col >= 0.5 else 9.0  # the printed values must not touch
     bar_hs = [0.7, 1.0, 1.0]  # weights are fractions of 1: their bars need the room
     height = label_h + sum(bar_hs) + 3 * 0.3 + 2 * 0.5 + 0.1
     ax = _canvas(ax, head + (n + 1) * col + 0.35, height)
@@ -396,7 +402,7 @@ def plot_softmax_row(
         ax.hlines(y_base, head, head + n * col, color=INK, lw=0.8)
         fill = 0.65 if gid == "exp" else 0.3
         for x, height_k, text in zip(xs, heights, texts, strict=True):
-            _text(ax, x, y_top - 0.15, text, NOTE)
+            _text(ax, x, y_top - 0.15, text, size)
             if np.isfinite(height_k):
                 _box(
                     ax,
@@ -409,7 +415,7 @@ def plot_softmax_row(
                     gid=gid,
                 )
         if gid != "scores":  # the sum, stacked
-            _text(ax, x_sum, y_top - 0.15, _num(total) if gid == "exp" else "1.00", NOTE)
+            _text(ax, x_sum, y_top - 0.15, _num(total) if gid == "exp" else "1.00", size)
             bottom = y_base
             for height_k in heights:  # white lines between the stacked bars
                 _box(
@@ -621,36 +627,43 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
             raise ValueError(f"{name} must be at most 16 to be readable, got {value}")
     check_axes(ax)
     t = n_steps - 1
-    cell = min(0.3, 2.8 / n_steps, 0.9 / d_k)
-    w, h = d_k * cell, n_steps * cell
+    # Rows at least 0.175 inch high, to hold a label; narrower columns for long vectors.
+    row = min(0.3, 2.8 / n_steps)
+    col = min(row, 0.9 / d_k)
+    w, h = d_k * col, n_steps * row
     height = h + 1.6
     top = height - 0.55
-    x_q, x_k = 0.5, 0.5 + w + 1.7
-    x_v = x_k + w + 0.55
+    x_q, x_k = 0.5, 0.5 + w + 1.6
+    turned = h >= 0.9  # room for the number of rows, turned, on the left of each cache
+    x_v = x_k + w + (0.55 if turned else 0.8)
     ax = _canvas(ax, max(6.9, x_v + w + 1.5), height)
     colours = {"key": ROLE_COLOURS["key"], "value": ROLE_COLOURS["value"]}
     for x, role, name in [(x_k, "key", "K"), (x_v, "value", "V")]:
-        _matrix(ax, x, top, (n_steps, d_k), cell, colours[role], dims=("t + 1", "d_k"))
+        dims = ("t + 1", "d_k") if turned else None
+        _matrix(ax, x, top, (n_steps, d_k), col, colours[role], dims=dims, row=row)
+        if not turned:
+            _text(ax, x + w / 2, top + 0.06, _sized("d_k", d_k), NOTE, va="bottom")
+            _text(ax, x + w / 2, top - h - 0.06, _sized("t + 1", n_steps), NOTE, va="top")
         for j in range(n_steps):
             new = j == t
             _box(
                 ax,
                 x,
-                top - (j + 1) * cell,
+                top - (j + 1) * row,
                 w,
-                cell,
+                row,
                 colours[role],
                 facecolor=_tint(colours[role], 0.25 if new else 0.78),
                 gid=f"new {role}" if new else role,
             )
         _text(ax, x + w / 2, top + 0.3, f"${name}$ cache", FONT, va="bottom")
-    y_new = top - (t + 0.5) * cell
-    _matrix(ax, x_q, y_new + cell / 2, (1, d_k), cell, ROLE_COLOURS["query"])
-    _text(ax, 0.1, y_new + cell / 2 + 0.08, "new query $q^{(t)}$", NOTE, ha="left", va="bottom")
+    y_new = top - (t + 0.5) * row
+    _matrix(ax, x_q, y_new + row / 2, (1, d_k), col, ROLE_COLOURS["query"], row=row)
+    _text(ax, 0.1, y_new - row / 2 - 0.08, "new query $q^{(t)}$", NOTE, ha="left", va="top")
     for j in range(n_steps):
         ax.plot(
             [x_q + w + 0.05, x_k - 0.3],
-            [y_new, top - (j + 0.5) * cell],
+            [y_new, top - (j + 0.5) * row],
             color=ROLE_COLOURS["query"],
             lw=1.0,
             alpha=0.8,
@@ -659,11 +672,11 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
     _text(ax, (x_q + w + x_k - 0.3) / 2, top + 0.05, fan, NOTE, va="bottom")
     for j in range(n_steps):
         label = f"step {j}" + ("  (new)" if j == t else "")
-        if j in (0, t) or cell >= 0.2:  # every row while the labels fit
+        if j in (0, t) or row >= 0.2:  # every row while the labels fit
             _text(
                 ax,
                 x_v + w + 0.1,
-                top - (j + 0.5) * cell,
+                top - (j + 0.5) * row,
                 label,
                 NOTE,
                 ha="left",
@@ -671,7 +684,8 @@ def plot_kv_cache(n_steps: int, *, d_k: int = 4, ax: Axes | None = None) -> Axes
             )
     caption = (
         f"Step $t = {t}$ appends one row to $K$ and one to $V$; the new query attends to\n"
-        f"all {n_steps} cached keys, and no row of an earlier step is computed again."
+        + (f"all {n_steps} cached keys" if n_steps > 1 else "the one cached key")
+        + ", and no row of an earlier step is computed again."
     )
     _text(ax, 0.1, 0.35, caption, NOTE, ha="left", linespacing=1.4)
     return ax
