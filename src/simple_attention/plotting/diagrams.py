@@ -905,19 +905,23 @@ def plot_transformer_block(
         d_hidden = 4 * d_model
     stream = _shape_text(n, d_model, "d_model")
     hidden = _shape_text(n, d_hidden, "d_hidden")
-    ffn_colour = ROLE_COLOURS["projection"]
     heads = "$h$ heads" if n_heads is None else f"$h = {n_heads}$ heads"
-    steps: list[tuple[str, str, str]] = [  # (kind, text, colour)
-        ("input", "input $x$", ROLE_COLOURS["input"]),
-        ("norm", "LayerNorm", ROLE_COLOURS["input"]),
-        ("box", f"causal multi-head attention\n{heads}", ROLE_COLOURS["weights"]),
+    grey, attention, ffn = (
+        ROLE_COLOURS["input"],
+        ROLE_COLOURS["weights"],
+        ROLE_COLOURS["projection"],
+    )
+    steps = [  # (kind and gid, text, colour); the inputs and outputs have no box
+        ("text", "input $x$", grey),
+        ("layer norm", "LayerNorm", grey),
+        ("attention", f"causal multi-head attention\n{heads}", attention),
         ("add", "+", INK),
-        ("norm", "LayerNorm", ROLE_COLOURS["input"]),
-        ("box", f"feed-forward: Linear, GELU, Linear\ninside: {hidden}", ffn_colour),
+        ("layer norm", "LayerNorm", grey),
+        ("feed-forward", f"feed-forward: Linear, GELU, Linear\ninside: {hidden}", ffn),
         ("add", "+", INK),
-        ("input", "output", ROLE_COLOURS["input"]),
+        ("text", "output", grey),
     ]
-    heights = {"input": 0.3, "norm": 0.38, "box": 0.6, "add": 0.3}
+    heights = {"text": 0.3, "layer norm": 0.38, "attention": 0.6, "feed-forward": 0.6, "add": 0.3}
     arrow = 0.5
     height = sum(heights[kind] for kind, _, _ in steps) + arrow * (len(steps) - 1) + 0.2
     x_mid, x_res, half = 2.15, 4.15, 1.55
@@ -927,10 +931,8 @@ def plot_transformer_block(
     ends: list[tuple[float, float]] = []
     for k, (kind, text, colour) in enumerate(steps):
         h = heights[kind]
-        if kind in ("norm", "box"):
-            gid = "layer norm" if kind == "norm" else text.split(" ")[0].split(":")[0]
-            gid = {"causal": "attention"}.get(gid, gid)
-            _box(ax, x_mid - half, y - h, 2 * half, h, colour, gid=gid)
+        if kind in ("layer norm", "attention", "feed-forward"):
+            _box(ax, x_mid - half, y - h, 2 * half, h, colour, gid=kind)
         elif kind == "add":
             circle = Circle((x_mid, y - h / 2), h / 2, facecolor="white", edgecolor=INK, lw=1.3)
             circle.set_gid("add")
@@ -943,7 +945,7 @@ def plot_transformer_block(
         if k < len(steps) - 1:
             _arrow(ax, (x_mid, y), (x_mid, y - arrow))
             _text(ax, x_mid - 0.1, y - arrow / 2, stream, NOTE, ha="right")
-            if steps[k + 1][0] == "norm":  # the residual path leaves before the layer norm
+            if steps[k + 1][0] == "layer norm":  # the residual path leaves before the norm
                 branches.append(y - arrow / 2)
                 ax.plot([x_mid], [y - arrow / 2], "o", color=INK, ms=4)
             y -= arrow
