@@ -11,7 +11,14 @@ Playwright. A page passes when:
 * every formula (``.math``) has been typeset by MathJax (it holds an ``mjx-container``), and no
   TeX command is left as plain text outside code and formulas;
 * every link to another file of the site points at a file that exists;
-* nothing makes the page scroll sideways, in a desktop window (1280 pixels) or on a phone (400).
+* nothing makes the page scroll sideways, in a desktop window (1280 pixels) or on a phone (390);
+* its text (outside scripts and styles) shows no path of the machine that built it (``/work/``,
+  ``/tmp/``, ``/home/``, ``site-packages``, ``.nox``) and no object repr (``np.float64(``,
+  ``<Axes``, ``<matplotlib.``, ``<Figure ``);
+* every attention explorer (``.sa-explorer``, drawn by ``_static/explorer.js``) is drawn, with the
+  network cut off, and responds: hovering a token, focusing one from the keyboard, choosing
+  another layer or head and stepping through generation each change which lines are
+  highlighted or how thick they are.
 
 Exit status 0 when every page passes, 1 otherwise. Without Chromium the check is SKIPPED, with a
 message saying so (exit 0), except under ``CI=true``, where a missing browser is a failure.
@@ -46,11 +53,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 400, "height": 800}
+PHONE = {"width": 390, "height": 844}  # a common phone width (iPhone 12 to 15)
 WIDTH_EXCESS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+# Paths of the machine that built the site, and Python object reprs, in a page's text.
+LEAK_PATTERN = (
+    r"/work/|/tmp/|/home/|site-packages|\.nox\b|np\.float64\(|<Axes|<matplotlib\.|<Figure "
+)
 # Waits for MathJax, then forces lazy images to load, then reports what the checks need.
 INSPECT_PAGE = r"""
 async () => {
+  const LEAK = new RegExp(String.raw`%LEAK%`);
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
@@ -68,15 +80,48 @@ async () => {
       rawTex.push(node.textContent.trim().slice(0, 100));
     }
   }
+  // What the build machine left in the text a reader sees (hidden solutions included).
+  const leaks = [];
+  const leakWalker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = leakWalker.nextNode(); node; node = leakWalker.nextNode()) {
+    if (node.parentElement.closest("script, style, noscript, template")) continue;
+    const text = node.textContent;
+    const match = text.match(LEAK);
+    if (match) {
+      const at = Math.max(0, match.index - 40);
+      leaks.push(`${match[0]}: ...${text.slice(at, match.index + 60).replace(/\s+/g, " ")}...`);
+    }
+  }
   return {
     rawTex,
+    leaks,
     overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     brokenImages: images
       .filter((img) => !(img.complete && img.naturalWidth > 0))
-      .map((img) => img.getAttribute("src")),
+      .map((img) => img.getAttribute("src").slice(0, 120)),
     maths: maths.length,
     typeset: maths.filter((m) => m.querySelector("mjx-container")).length,
     links: Array.from(document.querySelectorAll("a[href]"), (a) => a.href),
+  };
+}
+""".replace("%LEAK%", LEAK_PATTERN)
+
+# What an attention explorer shows now: its highlighted lines (query-key:width), the opacities
+# in use, which token is active and whether the static heatmap still shows.
+EXPLORER_STATE = r"""
+(container) => {
+  const lines = Array.from(container.querySelectorAll("line.sa-x-line"));
+  const on = lines.filter((line) => line.classList.contains("sa-x-on"));
+  const off = lines.filter((line) => !line.classList.contains("sa-x-on"));
+  const fallback = container.querySelector(".sa-explorer-fallback");
+  return {
+    drawn: container.classList.contains("sa-x-live"),
+    fallbackShown: fallback !== null && fallback.offsetParent !== null,
+    lines: lines.length,
+    on: on.map((l) => `${l.dataset.q}-${l.dataset.k}:${l.getAttribute("stroke-width")}`),
+    onOpacity: [...new Set(on.map((l) => l.getAttribute("stroke-opacity")))],
+    offOpacity: [...new Set(off.map((l) => l.getAttribute("stroke-opacity")))],
+    active: container.dataset.active || "",
   };
 }
 """
@@ -95,6 +140,9 @@ class PageReport:
     typeset: int = 0
     broken_links: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    explorers: int = 0  # attention explorers on the page
+    explorer: list[str] = field(default_factory=list)  # what they got wrong
     overflow: dict[int, int] = field(default_factory=dict)  # window width -> excess, in px
 
     @property
@@ -107,6 +155,8 @@ class PageReport:
             "images not loaded": self.broken_images,
             "links to missing files": self.broken_links,
             "TeX left as text (outside any formula)": self.raw_tex,
+            "build paths or object reprs in the text": self.leaks,
+            "attention explorer": self.explorer,
         }
         too_wide = [
             f"{excess} px too wide in a {width} px window"
@@ -174,6 +224,10 @@ def check_page(context, origin: str, root: Path, page: str, shots: Path | None) 
     report.broken_images = [str(src) for src in found["brokenImages"]]
     report.maths, report.typeset = found["maths"], found["typeset"]
     report.raw_tex = [str(text) for text in found["rawTex"]]
+    report.leaks = [str(text) for text in found["leaks"]]
+    report.explorers = tab.locator(".sa-explorer").count()
+    if report.explorers:
+        report.explorer = check_explorers(tab)
     report.overflow[DESKTOP["width"]] = int(found["overflow"])
     report.broken_links = sorted(
         {link for link in found["links"] if missing_target(link, origin, root)}
@@ -185,6 +239,85 @@ def check_page(context, origin: str, root: Path, page: str, shots: Path | None) 
     report.overflow[PHONE["width"]] = int(tab.evaluate(WIDTH_EXCESS))
     tab.close()
     return report
+
+
+def check_explorers(tab) -> list[str]:  # type: ignore[no-untyped-def]
+    """Drive every attention explorer of the open page with the network cut; list what failed."""
+    problems = []
+    tab.context.set_offline(True)  # everything the explorer needs must be on the page already
+    try:
+        for n, container in enumerate(tab.locator(".sa-explorer").all()):
+            problems += [f"explorer {n}: {problem}" for problem in check_explorer(tab, container)]
+    finally:
+        tab.context.set_offline(False)
+    return problems
+
+
+def check_explorer(tab, container) -> list[str]:  # type: ignore[no-untyped-def]
+    """Hover, focus, choose a layer and a head, step: each must change what is highlighted."""
+
+    def state() -> dict:  # type: ignore[type-arg]
+        return container.evaluate(EXPLORER_STATE)  # type: ignore[no-any-return]
+
+    def token(side: str, i: int | str):  # type: ignore[no-untyped-def]
+        return container.locator(f'.sa-x-token[data-side="{side}"][data-i="{i}"]')
+
+    problems = []
+    start = state()
+    if not start["drawn"]:
+        return ["not drawn by explorer.js: only the static heatmap shows"]
+    if start["fallbackShown"]:
+        problems.append("the static heatmap still shows beside the drawn explorer")
+    if not start["on"] or start["onOpacity"] == start["offOpacity"]:
+        problems.append(f"no line stands out before any hover: {start}")
+
+    token("q", 0).hover()
+    hovered = state()
+    if hovered["on"] == start["on"] or not all(x.startswith("0-") for x in hovered["on"]):
+        problems.append(f"hovering query 0 does not light up its lines: {hovered['on'][:5]}")
+    token("k", 0).hover()
+    key = state()
+    if key["on"] == hovered["on"] or not all(x.split(":")[0].endswith("-0") for x in key["on"]):
+        problems.append(f"hovering key 0 does not light up the lines into it: {key['on'][:5]}")
+    tab.mouse.move(0, 0)
+    if state()["on"] != start["on"]:
+        problems.append("moving the pointer away does not restore the lines of the current step")
+
+    focused = container.locator('.sa-x-token[data-side="q"][tabindex="0"]')
+    at = int(focused.get_attribute("data-i"))
+    focused.focus()
+    tab.keyboard.press("ArrowUp")
+    moved = state()
+    if moved["active"] != f"q{max(at - 1, 0)}" or (at > 0 and moved["on"] == start["on"]):
+        problems.append(f"focus and ArrowUp from query {at} do not move the highlight: {moved}")
+    tab.evaluate("() => document.activeElement && document.activeElement.blur()")
+
+    before = state()
+    container.locator("select.sa-x-head").select_option("1")
+    head = state()
+    if head["on"] == before["on"]:
+        problems.append("choosing head 1 does not change the highlighted lines")
+    container.locator("select.sa-x-layer").select_option("1")
+    layer = state()
+    if layer["on"] == head["on"]:
+        problems.append("choosing layer 1 does not change the highlighted lines")
+
+    step = container.locator("button.sa-x-next")
+    if step.count():
+        step.click()
+        stepped = state()
+        if stepped["active"] == layer["active"] or stepped["lines"] <= layer["lines"]:
+            problems.append(
+                f"the next step does not move on: {layer['active']} -> {stepped['active']}"
+            )
+        container.locator("input.sa-x-step").press("End")
+        last = state()
+        if last["active"] == stepped["active"] or last["lines"] <= stepped["lines"]:
+            problems.append("the End key on the slider does not go to the last step")
+        container.locator("button.sa-x-prev").click()
+        if state()["active"] == last["active"]:
+            problems.append("the previous-step button does not go back")
+    return problems
 
 
 def block_other_hosts(context, origin: str, reports: dict[str, PageReport]) -> None:  # type: ignore[no-untyped-def]
@@ -206,17 +339,22 @@ def block_other_hosts(context, origin: str, reports: dict[str, PageReport]) -> N
 def print_table(reports: list[PageReport]) -> None:
     """A one-line summary of every page, then the details of each failure."""
     width = max(len(r.page) for r in reports)
-    header = f"{'page':<{width}}  console  external  images  maths  rawtex   links  wide  result"
+    header = (
+        f"{'page':<{width}}  console  external  images  maths  rawtex   links  wide  leaks"
+        "  explorer  result"
+    )
     print(header)
     print("-" * len(header))
     for r in reports:
         maths = f"{r.typeset}/{r.maths}" if r.maths else "-"
         result = "FAIL" if r.problems else "ok"
         counts = [r.console_errors, r.external_requests, r.broken_images]
+        explorer = (len(r.explorer) or "ok") if r.explorers else "-"
         print(
             f"{r.page:<{width}}  {len(counts[0]):>7}  {len(counts[1]):>8}  {len(counts[2]):>6}"
             f"  {maths:>5}  {len(r.raw_tex):>6}  {len(r.broken_links):>6}"
-            f"  {sum(excess > 0 for excess in r.overflow.values()):>4}  {result}"
+            f"  {sum(excess > 0 for excess in r.overflow.values()):>4}  {len(r.leaks):>5}"
+            f"  {explorer:>8}  {result}"
         )
     for r in reports:
         for name, items in r.problems.items():
