@@ -76,6 +76,7 @@ def test_matmul_labels_every_side_and_the_inner_dimension() -> None:
     assert labels.count("$d_k = 2$") == 2
     assert {"$X$", "$W_q$", "$Q$"} <= set(labels)
     assert any("disappears" in t and r"$d_\mathrm{in} = 3$" in t for t in labels)
+    assert any("Entry (0, 0) of $Q$: row 0 of $X$ times column 0 of $W_q$" in t for t in labels)
     left, right, result = (patches(ax, gid)[0] for gid in ("left", "right", "result"))
     # To scale: the result is as tall as left and as wide as right, and 6 rows are twice 3.
     assert result.get_height() == pytest.approx(left.get_height())
@@ -97,6 +98,7 @@ def test_matmul_of_big_matrices_skips_the_cells() -> None:
     assert r"$d_\mathrm{model} = 512$" in texts(ax)
     assert not ax.collections  # no cell lines for 512 columns
     assert not any("shaded" in t for t in texts(ax))
+    assert any("Each entry of $Q$: a row of $X$ times a column of $W_q$." in t for t in texts(ax))
 
 
 # --- plot_softmax_row -------------------------------------------------------------------------

@@ -264,10 +264,12 @@ def plot_matmul_shapes(
     ax.plot([xa, xa + wa], [top, top], color=INNER, lw=4, solid_capstyle="butt")
     ax.plot([xb, xb], [top, top - hb], color=INNER, lw=4, solid_capstyle="butt")
     inner_text = _sized(inner_dim, inner)
+    a_, b_, c_ = (math_name(name) for name in (a, b, c))
     lines = [
         f"{inner_text} (pink) disappears: it is summed over.",
-        f"Each entry of {math_name(c)} is a row of {math_name(a)} times a column of "
-        f"{math_name(b)}, a sum of {inner} products" + (" (shaded)." if shaded else "."),
+        f"Entry (0, 0) of {c_}: row 0 of {a_} times column 0 of {b_} (shaded)."
+        if shaded
+        else f"Each entry of {c_}: a row of {a_} times a column of {b_}.",
     ]
     _text(ax, width / 2, 0.25, "\n".join(lines), NOTE, linespacing=1.5)
     return ax
