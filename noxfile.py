@@ -10,7 +10,12 @@ the package itself (editable) plus one of its dependency groups.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -148,6 +153,89 @@ def docs(session: nox.Session) -> None:
             env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
         )
     session.log(f"Site built in {time.perf_counter() - start:.0f} s: docs/_build/html/index.html")
+
+
+# Where the site's build puts each page's notebook download (sa_docs.notebooks).
+NOTEBOOKS = Path("docs/_build/html/_sources")
+
+
+@nox.session(default=False, reuse_venv=False)
+def notebooks(session: nox.Session) -> None:
+    """Run every notebook the site offers for download, as a reader would (after ``docs``).
+
+    A fresh environment holds what a reader installs and nothing else: the package, not
+    editable, with its ``plot`` extra, and a Jupyter kernel (nbclient, ipykernel). Each
+    notebook is copied into a temporary folder outside the repository and run there from top to
+    bottom. The session fails, naming the pages, if a notebook fails or still holds what only
+    the site's build understands (a raw glue role, a MyST directive fence, a role, an import of
+    myst_nb without its fallback). ``nox -s notebooks -- 03 10`` runs the pages whose names
+    contain one of the arguments.
+    """
+    found = sorted(p.resolve() for p in NOTEBOOKS.rglob("*.ipynb"))
+    found = [p for p in found if not session.posargs or any(a in p.name for a in session.posargs)]
+    if not found:
+        session.error(f"no notebooks in {NOTEBOOKS}: build the site first (nox -s docs)")
+    # The site's own check, from the module that writes the notebooks (it needs no Sphinx).
+    spec = importlib.util.spec_from_file_location("notebooks", "docs/_ext/sa_docs/notebooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    converter = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = converter
+    spec.loader.exec_module(converter)
+
+    session.install(".[plot]", "nbclient", "ipykernel")
+    src = Path("src").resolve()
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="simple-attention-notebooks-") as folder:
+        for notebook in found:
+            shutil.copy2(notebook, folder)
+        with session.chdir(folder):
+            # The library must come from the environment, not from the repository's src/.
+            session.run(
+                "python",
+                "-c",
+                "import pathlib, sys, simple_attention as sa\n"
+                "if pathlib.Path(sa.__file__).is_relative_to(sys.argv[1]):\n"
+                "    sys.exit(f'simple_attention came from the repository: {sa.__file__}')",
+                str(src),
+                silent=True,
+            )
+            for notebook in found:
+                problems = converter.leftover_myst(json.loads(notebook.read_text("utf-8")))
+                for problem in problems:
+                    session.warn(f"{notebook.name}: {problem}")
+                start = time.perf_counter()
+                try:
+                    # A long timeout per cell: pages 11 and 12 train models for a minute or two.
+                    session.run("jupyter-execute", "--timeout=900", notebook.name, silent=True)
+                except nox.command.CommandFailed:
+                    problems = [*problems, "failed to run"]
+                session.log(f"{notebook.name}: {time.perf_counter() - start:.0f} s")
+                if problems:
+                    failed.append(notebook.stem)
+    if failed:
+        session.error(f"{len(failed)} notebook(s) failed: {', '.join(failed)}")
+
+
+@nox.session(default=False)
+def jupyter(session: nox.Session) -> None:
+    """Open the tutorial's notebooks in JupyterLab, with the library and its figures.
+
+    With no argument it opens the notebooks of the built site (run ``nox -s docs`` first);
+    ``nox -s jupyter -- PATH`` opens one notebook, e.g. one downloaded from a page's download
+    menu, or a folder of them. Options after the path go to ``jupyter lab``.
+    """
+    install(session, extras="[plot]")
+    session.install("jupyterlab")
+    paths = [arg for arg in session.posargs if not arg.startswith("-")]
+    options = [arg for arg in session.posargs if arg.startswith("-")]  # for jupyter lab
+    target = (Path(paths[0]).expanduser() if paths else NOTEBOOKS / "tutorial").resolve()
+    if not target.exists():
+        session.error(f"{target} does not exist (no argument: build the site first, nox -s docs)")
+    # JupyterLab can only open files below the folder it starts in.
+    folder = target if target.is_dir() else target.parent
+    with session.chdir(folder):
+        session.run("jupyter", "lab", *([] if target.is_dir() else [target.name]), *options)
 
 
 @nox.session(default=False)
