@@ -12,8 +12,9 @@ is next to the stream it is added to, before and after a short training run.
 # %%
 # One block, taken apart
 # ----------------------
-# The sub-layers of a :class:`~simple_attention.TransformerBlock` can be called one at a time.
-# Doing so rebuilds the block's output exactly, and gives the two corrections it adds.
+# A :class:`~simple_attention.TransformerBlock` is two halves, each with a residual path
+# around it. Its sub-layers can be called one at a time: doing so rebuilds the block's output
+# exactly, and gives the two corrections it adds.
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,6 +28,10 @@ from simple_attention import (
     split_corpus,
     train,
 )
+from simple_attention.plotting import plot_transformer_block
+
+plot_transformer_block()
+plt.show()
 
 
 def corrections(block, x):
