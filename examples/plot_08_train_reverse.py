@@ -69,13 +69,19 @@ plt.show()
 # and then sharpens until nearly all of each query's weight sits on the mirrored key.
 
 shown = [0, 10, 20, 30, 300]
-fig, axes = plt.subplots(1, len(shown) + 1, figsize=(17, 3.1), layout="constrained")
-for ax, step in zip(axes, shown, strict=False):
-    weights = history.snapshots[history.snapshot_steps.index(step)]
-    plot_attention_weights(weights, annotate=False, ax=ax, title=f"step {step}")
-plot_attention_weights(task.ideal_weights, annotate=False, ax=axes[-1], title="ideal")
-for ax in axes[1:]:
+snapshots = dict(zip(history.snapshot_steps, history.snapshots, strict=True))
+panels = [(f"step {step}", snapshots[step]) for step in shown]
+panels.append(("ideal", task.ideal_weights))
+# Three panels per row, large enough to read; one colour bar for all (the same scale, 0 to 1).
+fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), layout="constrained")
+for ax, (title, weights) in zip(axes.flat, panels, strict=True):
+    plot_attention_weights(weights, annotate=False, ax=ax, title=title)
+    ax.images[0].colorbar.remove()
+for ax in axes[:, 1:].flat:
     ax.set_ylabel("")
+for ax in axes[0]:
+    ax.set_xlabel("")
+fig.colorbar(axes[0, 0].images[0], ax=axes, label="weight", shrink=0.6)
 
 # %%
 # How close to the ideal?
