@@ -61,8 +61,8 @@ plt.show()
 # %%
 # What the cache saves, and what it costs
 # ---------------------------------------
-# Step ``t`` (counting from 1) computes ``h * t`` scores with the cache, and ``h * t * t`` when
-# the whole prefix is recomputed; the sizes of the weight arrays count them. The price is
+# With ``t`` tokens so far, a step computes ``h * t`` scores with the cache, and ``h * t * t``
+# when the whole prefix is recomputed; the sizes of the weight arrays count them. The price is
 # memory: the cache holds one key and one value of ``d_model`` numbers per position.
 
 n_steps = 96
