@@ -23,7 +23,7 @@
   const RIGHT_X = 236; // left edge of the key labels
   const MAX_STROKE = 7; // the width of a line of weight 1
   const SHOWN = 0.9; // stroke-opacity of a highlighted line
-  const DIMMED = 0.07; // and of every other line
+  const DIMMED = 0.1; // and of every other line
   const HIDDEN_BELOW = 0.005; // lines lighter than this are not drawn at all
 
   function el(name, attrs, parent) {
@@ -98,9 +98,8 @@
     const status = html("p", { class: "sa-x-status", "aria-live": "polite", id: id + "-status" }, root);
 
     // -- the picture ------------------------------------------------------------------------
-    const height = TOP + n * ROW + 4;
     const svg = el("svg", {
-      class: "sa-x-svg", viewBox: `0 0 ${WIDTH} ${height}`, role: "group",
+      class: "sa-x-svg", viewBox: `0 0 ${WIDTH} ${TOP + n * ROW + 4}`, role: "group",
       "aria-describedby": id + "-status",
     }, root);
     el("text", { x: LEFT_X, y: 14, class: "sa-x-heading", "text-anchor": "end" }, svg).textContent = "query";
@@ -173,6 +172,8 @@
       for (const cells of [left, rightColumn]) {
         cells.forEach((cell, i) => cell.g.classList.toggle("sa-x-later", i > q));
       }
+      // The picture grows with the text, so that no empty rows wait below it.
+      svg.setAttribute("viewBox", `0 0 ${WIDTH} ${TOP + (q + 1) * ROW + 4}`);
       const keep = (side) => {
         const cells = side === "q" ? left : rightColumn;
         const current = cells.findIndex((cell) => cell.g.getAttribute("tabindex") === "0");
