@@ -465,7 +465,9 @@ def _deck(
             columns_below=True,
             white=0.6,
         )
-    _text(ax, x + w / 2, y - h / 2, "head 0", NOTE, rotation=90 if w < 0.8 else 0, zorder=3)
+    # The front sheet's name: across it, along it, or its number alone, whichever fits.
+    name, turn = ("head 0", 0) if w >= 0.8 else ("head 0", 90) if h >= 0.75 else ("0", 0)
+    _text(ax, x + w / 2, y - h / 2, name, NOTE, rotation=turn, zorder=3)
     if n_heads > 1:
         corner = (x + w + (n_heads - 1) * step / 2 + 0.08, y - h + (n_heads - 1) * step / 2)
         _text(ax, *corner, _sized("h", n_heads), NOTE, ha="left", va="top")
@@ -543,15 +545,17 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
     check_axes(ax)
     d_k = d_model // n_heads
     step = min(0.14, 0.8 / max(n_heads - 1, 1))
-    cell = min(0.3, 1.3 / n, 3.6 / (d_model + d_k))
+    # 6.9 inches: margins and labels 1.3, the arrows between the columns 2.2, the matrices.
+    cell = min(0.3, 1.3 / n, (3.4 - (n_heads - 1) * step) / (d_model + d_k))
     w_model, h = max(d_model * cell, 0.3), max(n * cell, 0.3)
     w_deck = max(d_k * cell, 0.3) + (n_heads - 1) * step
-    x_deck = max(0.35 + w_model + 2.0, 6.9 - w_deck - 0.9)
+    x_deck = max(0.4 + w_model + 2.2, 6.9 - w_deck - 0.9)
     width = x_deck + w_deck + 0.9
-    row = h + (n_heads - 1) * step + 0.75  # a matrix, its deck of heads and their labels
-    height = 2 * row + 0.9
+    back = (n_heads - 1) * step  # how far the last head sticks out above the first
+    height = 2 * (h + back) + 2.6
     ax = _canvas(ax, width, height)
-    top, bottom = height - 0.45 - (n_heads - 1) * step, height - 0.45 - row - 0.55
+    top = height - 0.45 - back
+    bottom = top - h - 1.2 - back  # room for the labels under the top row and an arrow
     _bands(ax, 0.4, top, n, d_model, n_heads, cell)
     _text(ax, 0.4 + w_model / 2, top - h - 0.25, "$Q$ (or $K$, $V$)", FONT)
     _deck(ax, x_deck, top, n, d_k, n_heads, cell, step)
@@ -566,15 +570,9 @@ def plot_head_split(n: int, d_model: int, n_heads: int, *, ax: Axes | None = Non
     _text(ax, mid_x, bottom - h / 2 + 0.1, "merge the heads", NOTE, va="bottom")
     _text(ax, mid_x, bottom - h / 2 - 0.1, "(swap back, reshape)", NOTE, va="top")
     x_mid = x_deck + (w_deck - (n_heads - 1) * step) / 2
-    _arrow(ax, (x_mid, top - h - 0.4), (x_mid, bottom + (n_heads - 1) * step + 0.2))
-    _text(
-        ax,
-        x_mid + 0.12,
-        (top - h + bottom + (n_heads - 1) * step) / 2,
-        "attention\nin each head",
-        NOTE,
-        ha="left",
-    )
+    _arrow(ax, (x_mid, top - h - 0.4), (x_mid, bottom + back + 0.15))
+    y_arrow = (top - h - 0.4 + bottom + back + 0.15) / 2
+    _text(ax, x_mid + 0.12, y_arrow, "attention\nin each head", NOTE, ha="left")
     formula = r"$d_\mathrm{model} = h \cdot d_k$:   " + rf"${d_model} = {n_heads} \cdot {d_k}$"
     _text(ax, width / 2, 0.2, formula, FONT)
     return ax
