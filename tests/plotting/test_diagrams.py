@@ -14,6 +14,7 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.text import Annotation  # noqa: E402
 
 from simple_attention import softmax  # noqa: E402
 from simple_attention.plotting import (  # noqa: E402
@@ -155,6 +156,17 @@ def test_head_split_shows_d_model_as_heads_times_d_k() -> None:
     assert labels[-1].endswith(r"$12 = 3 \cdot 4$")
     assert "split into heads" in labels
     assert "merge the heads" in labels
+
+
+@pytest.mark.parametrize(("d_model", "n_heads"), [(8, 2), (512, 8), (16, 16)])
+def test_head_split_arrows_point_from_step_to_step(d_model: int, n_heads: int) -> None:
+    ax = plot_head_split(4, d_model, n_heads)
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    (split, merge, attend) = ((a.xyann, a.xy) for a in arrows)
+    assert split[1][0] > split[0][0]  # to the right, to the heads
+    assert merge[1][0] < merge[0][0]  # back to the left
+    assert attend[0][0] == attend[1][0]
+    assert attend[1][1] < attend[0][1] - 0.3  # down, and long enough to see
 
 
 def test_head_split_with_one_head_draws_no_deck_label() -> None:
