@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,21 @@ def test_online_softmax_prints_the_running_state_of_each_block() -> None:
     assert "as after block 2" in labels[-1]
 
 
+@pytest.mark.parametrize(("n_keys", "block_size"), [(1, 1), (6, 1), (11, 2), (12, 2), (12, 12)])
+def test_online_softmax_blocks_fit_the_page_without_overlapping(
+    n_keys: int, block_size: int
+) -> None:
+    ax = plot_online_softmax_blocks(n_keys, block_size, scores=np.linspace(-2.0, 3.0, n_keys))
+    assert ax.figure.get_size_inches()[0] <= 7.0 + 1e-9
+    blocks = sorted(patches(ax, "block"), key=lambda p: p.get_x())
+    assert len(blocks) == -(-n_keys // block_size)
+    for left, right in pairwise(blocks):
+        assert left.get_x() + left.get_width() < right.get_x()  # a gap between blocks
+    assert min(p.get_width() for p in blocks) >= 0.55  # room for the state's numbers
+    for key in patches(ax, "key"):  # every key inside a block
+        assert any(b.get_x() <= key.get_x() <= b.get_x() + b.get_width() for b in blocks)
+
+
 def test_online_softmax_without_scores_writes_symbols() -> None:
     ax = plot_online_softmax_blocks(5, 2)
     labels = texts(ax)
@@ -278,6 +294,7 @@ BAD_CALLS: list[tuple[Callable[..., Any], dict[str, Any], type[Exception], str]]
     (plot_kv_cache, {"n_steps": 4, "d_k": 2.0}, TypeError, "d_k"),
     (plot_online_softmax_blocks, {"n_keys": 13, "block_size": 2}, ValueError, "n_keys"),
     (plot_online_softmax_blocks, {"n_keys": 4, "block_size": 0}, ValueError, "block_size"),
+    (plot_online_softmax_blocks, {"n_keys": 7, "block_size": 1}, ValueError, "block_size"),
     (
         plot_online_softmax_blocks,
         {"n_keys": 4, "block_size": 2, "scores": [1.0] * 3},

@@ -707,6 +707,31 @@ def _running_state(scores: np.ndarray, block_size: int) -> list[tuple[float, flo
     return states
 
 
+def _key_block(
+    ax: Axes,
+    x: float,
+    top: float,
+    keys: range,
+    cell: float,
+    width: float,
+    scores: np.ndarray | None,
+    n_rows: int,
+) -> None:
+    """A block of keys (and their scores) in a frame ``width`` wide, the cells centred."""
+    _box(
+        ax, x, top - 0.4 * n_rows, width, 0.4 * n_rows, INK, facecolor="none", lw=2.0, gid="block"
+    )
+    x0 = x + (width - len(keys) * cell) / 2
+    for i, j in enumerate(keys):
+        xj = x0 + i * cell
+        _box(ax, xj, top - 0.4, cell, 0.4, ROLE_COLOURS["key"], lw=0.8, gid="key")
+        _text(ax, xj + cell / 2, top - 0.2, str(j), NOTE)
+        if scores is not None:
+            _box(ax, xj, top - 0.8, cell, 0.4, ROLE_COLOURS["scores"], lw=0.8)
+            digits = 2 if cell >= 0.42 else 1  # as many as the cell has room for
+            _text(ax, xj + cell / 2, top - 0.6, f"{scores[j]:.{digits}f}", 9.0)
+
+
 def plot_online_softmax_blocks(
     n_keys: int,
     block_size: int,
@@ -766,13 +791,25 @@ def plot_online_softmax_blocks(
     if n_keys > 12:
         raise ValueError(f"n_keys must be at most 12 to be readable, got {n_keys}")
     block_size = check_positive_int(block_size, "block_size")
+    if -(-n_keys // block_size) > 6:
+        raise ValueError(
+            f"block_size must be at least {-(-n_keys // 6)} for {n_keys} keys, got {block_size}:"
+            " more than 6 blocks leave no room for their numbers"
+        )
     s = None if scores is None else as_plot_array(scores, "scores", ndim=1)
     if s is not None and s.shape[0] != n_keys:
         raise ValueError(f"scores must have n_keys = {n_keys} entries, got {s.shape[0]}")
     check_axes(ax)
     starts = list(range(0, n_keys, block_size))
     head, gap, start_w = 2.35, 0.15, 0.5
-    cell = min(0.5, (6.9 - head - start_w - gap * (len(starts) - 1)) / n_keys)
+    room = 6.9 - head - start_w - gap * (len(starts) - 1)
+    sizes = [min(b + block_size, n_keys) - b for b in starts]
+    cell = min(0.5, room / n_keys)
+    # A block is at least 0.55 inch wide, room for its state's numbers; the others give way.
+    widths = [max(0.55, size * cell) for size in sizes]
+    if sum(widths) > room + 1e-9:  # (six blocks at their narrowest fill the room exactly)
+        cell -= (sum(widths) - room) / sum(size for size in sizes if size * cell > 0.55)
+        widths = [max(0.55, size * cell) for size in sizes]
     rows = ["key $j$", *(["score $s_j$"] if s is not None else [])]
     state_rows = [
         r"$m = \max(m_\mathrm{old}, \mathrm{max}_j\, s_j)$",
@@ -780,7 +817,8 @@ def plot_online_softmax_blocks(
         r"$\ell = r\,\ell_\mathrm{old} + \Sigma_j e^{s_j - m}$",
     ]
     height = 0.45 + 0.4 * (len(rows) + 3) + 0.6
-    ax = _canvas(ax, head + start_w + n_keys * cell + gap * (len(starts) - 1) + 0.1, height)
+    width = max(6.9, head + start_w + sum(widths) + gap * (len(starts) - 1) + 0.1)
+    ax = _canvas(ax, width, height)
     top = height - 0.45
     for k, title in enumerate(rows + state_rows):
         _text(ax, 0.05, top - 0.4 * k - 0.2, title, NOTE, ha="left")
@@ -790,29 +828,10 @@ def plot_online_softmax_blocks(
         _text(ax, x_state, top - 0.4 * (len(rows) + k) - 0.2, value, NOTE)
     states = None if s is None else _running_state(s, block_size)
     x = head + start_w
-    for b, start in enumerate(starts):
-        stop = min(start + block_size, n_keys)
-        w = (stop - start) * cell
-        _box(
-            ax,
-            x,
-            top - 0.4 * len(rows),
-            w,
-            0.4 * len(rows),
-            INK,
-            facecolor="none",
-            lw=2.0,
-            gid="block",
-        )
+    for b, (start, w) in enumerate(zip(starts, widths, strict=True)):
+        keys = range(start, min(start + block_size, n_keys))
+        _key_block(ax, x, top, keys, cell, w, s, len(rows))
         _text(ax, x + w / 2, top + 0.05, f"block {b}", NOTE, va="bottom")
-        for j in range(start, stop):
-            xj = x + (j - start) * cell
-            _box(ax, xj, top - 0.4, cell, 0.4, ROLE_COLOURS["key"], lw=0.8, gid="key")
-            _text(ax, xj + cell / 2, top - 0.2, str(j), NOTE)
-            if s is not None:
-                _box(ax, xj, top - 0.8, cell, 0.4, ROLE_COLOURS["scores"], lw=0.8)
-                digits = 2 if cell >= 0.42 else 1  # as many as the cell has room for
-                _text(ax, xj + cell / 2, top - 0.6, f"{s[j]:.{digits}f}", 9.0)
         values = (
             [f"$m_{b}$", f"$r_{b}$", rf"$\ell_{b}$"]
             if states is None
