@@ -205,12 +205,13 @@ class PositionalEmbedding(Layer):
 
 
 def rotary_frequencies(d_k: int, *, base: float = 10000.0) -> np.ndarray:
-    r"""The angle per position of each pair of features: :math:`\theta_f = \text{base}^{-2f/d_k}`.
+    r"""The angle by which each pair of features turns per position, ``base ** (-2f / d_k)``.
 
-    Pair :math:`f` holds features :math:`2f` and :math:`2f + 1`, for
-    :math:`f = 0, 1, \dots, d_k/2 - 1`: the first pair turns by one radian per position, the
-    last by nearly nothing. These are the frequencies of :func:`sinusoidal_positions` with
-    ``dim = d_k``.
+    .. math:: \theta_f = \text{base}^{-2f/d_k}, \qquad f = 0, 1, \dots, d_k/2 - 1,
+
+    for the pair of features :math:`2f` and :math:`2f + 1`: the first pair turns by one radian
+    per position, the last by nearly nothing. These are the frequencies of
+    :func:`sinusoidal_positions` with ``dim = d_k``.
 
     Parameters
     ----------
