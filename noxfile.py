@@ -207,7 +207,13 @@ def notebooks(session: nox.Session) -> None:
                 start = time.perf_counter()
                 try:
                     # A long timeout per cell: pages 11 and 12 train models for a minute or two.
-                    session.run("jupyter-execute", "--timeout=900", notebook.name, silent=True)
+                    session.run(
+                        *("jupyter-execute", "--timeout=900", notebook.name),
+                        # One BLAS thread, as in the docs build: on a small shared machine more
+                        # threads slow the pages of many small products several times over.
+                        env={"OMP_NUM_THREADS": "1"},
+                        silent=True,
+                    )
                 except nox.command.CommandFailed:
                     problems = [*problems, "failed to run"]
                 session.log(f"{notebook.name}: {time.perf_counter() - start:.0f} s")

@@ -84,6 +84,17 @@ def test_other_glue_roles_and_a_role_across_a_line_break():
     assert out["cells"][0]["source"] == "2.5, 2.5, 2.5 and\n**bold**"
 
 
+def test_a_glued_figure_becomes_an_attachment_of_its_cell():
+    figure = {"data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}}
+    out = convert(
+        markdown("```{glue:figure} fig\n:name: fig-one\n\nThe caption.\n```"),
+        glue={"fig": figure},
+    )
+    cell = out["cells"][0]
+    assert cell["source"] == "![fig](attachment:fig.png)\n\nThe caption."
+    assert cell["attachments"] == {"fig.png": {"image/png": "iVBORw0KGgo="}}
+
+
 def test_a_glued_name_no_cell_glued_fails_instead_of_staying_raw():
     with pytest.raises(ValueError, match="'missing'"):
         convert(markdown("{glue:text}`missing:.2f`"))
