@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import pairwise
+from itertools import combinations, pairwise
 from typing import Any
 
 import numpy as np
@@ -356,6 +356,42 @@ def test_diagrams_draw_into_a_given_axes_and_return_it() -> None:
         assert call(ax) is ax
         assert ax.patches
     assert plt.get_fignums() == [fig.number]
+
+
+def overlaps(ax: Axes) -> list[str]:
+    """Pairs of texts of ``ax`` that overlap by more than 2 pixels, and texts off the figure."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
+    figure = ax.figure.bbox
+    found = [a for a, box in boxes if not figure.expanded(1.01, 1.01).contains(box.x0, box.y0)]
+    found += [a for a, box in boxes if not figure.expanded(1.01, 1.01).contains(box.x1, box.y1)]
+    for (a, box_a), (b, box_b) in combinations(boxes, 2):
+        width = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+        height = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+        if width > 2 and height > 2:
+            found.append(f"{a!r} on {b!r}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: plot_matmul_shapes((6, 3), (3, 2)),
+        lambda: plot_matmul_shapes((64, 512), (512, 64), dim_names=("n_vocab", "d_model", "d_k")),
+        lambda: plot_softmax_row([0.9, 1.4, 1.0, -0.5, 0.2, 0.65], labels=["journey"] * 6),
+        lambda: plot_softmax_row(np.linspace(-9.0, 9.0, 12), labels=["journey"] * 12),
+        lambda: plot_head_split(5, 8, 4),
+        lambda: plot_head_split(12, 768, 12),
+        lambda: plot_kv_cache(1, d_k=1),
+        lambda: plot_kv_cache(16, d_k=16),
+        lambda: plot_online_softmax_blocks(11, 2, scores=np.linspace(-15.0, 15.0, 11)),
+        lambda: plot_online_softmax_blocks(10, 4),
+        lambda: plot_transformer_block(n=1024, d_model=768, n_heads=12, d_hidden=3072),
+    ],
+)
+def test_no_text_overlaps_another_or_leaves_the_figure(call: Callable[[], Axes]) -> None:
+    assert overlaps(call()) == []
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ about the natural size.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +140,21 @@ def _matrix(
     if dims is not None:
         y_cols, va = (y - h - 0.06, "top") if columns_below else (y + 0.06, "bottom")
         _text(ax, x + w / 2, y_cols, _sized(dims[1], cols), NOTE, va=va)
-        _text(ax, x - 0.06, y - h / 2, _sized(dims[0], rows), NOTE, ha="right", rotation=90)
+        label = _sized(dims[0], rows)
+        # A label longer than its side starts at the corner away from the columns' label.
+        y_rows, va = (
+            (y - h / 2, "center")
+            if _length(label) < h
+            else ((y - h, "bottom") if columns_below else (y, "top"))
+        )
+        _text(ax, x - 0.06, y_rows, label, NOTE, ha="right", va=va, rotation=90)
     return w, h
+
+
+def _length(text: str) -> float:
+    """About how many inches ``text`` takes at ``NOTE`` points, its mathtext markup left out."""
+    visible = re.sub(r"\\[a-z]+|[${}_^]", "", text)
+    return 0.085 * len(visible)
 
 
 def _shape_arg(value: Any, name: str) -> tuple[int, int]:
@@ -353,8 +367,9 @@ def plot_softmax_row(
     head = 1.7
     col = min(0.85, (6.9 - head - 0.25) / (n + 1))
     # Upright labels while they fit their column (about 0.085 inch per character).
-    tilt = 45.0 if 0.085 * max(len(key) for key in keys) > 0.95 * col else 0.0
-    label_h = 0.7 if tilt else 0.35
+    longest = 0.085 * max(len(key) for key in keys)
+    tilt = 0.0 if longest <= 0.95 * col else 45.0 if col >= 0.5 else 90.0
+    label_h = 0.35 if not tilt else 0.25 + longest * (0.71 if tilt == 45.0 else 1.0)
     size = NOTE if col >= 0.5 else 9.0  # the printed values must not touch
     bar_hs = [0.7, 1.0, 1.0]  # weights are fractions of 1: their bars need the room
     height = label_h + sum(bar_hs) + 3 * 0.3 + 2 * 0.5 + 0.1
@@ -369,7 +384,7 @@ def plot_softmax_row(
             top + 0.05,
             key,
             NOTE,
-            va="bottom",
+            va="center" if tilt == 90.0 else "bottom",
             rotation=tilt,
             ha="left" if tilt else "center",
             rotation_mode="anchor",
@@ -728,7 +743,8 @@ def _key_block(
         _text(ax, xj + cell / 2, top - 0.2, str(j), NOTE)
         if scores is not None:
             _box(ax, xj, top - 0.8, cell, 0.4, ROLE_COLOURS["scores"], lw=0.8)
-            digits = 2 if cell >= 0.42 else 1  # as many as the cell has room for
+            # As many digits as the cell has room for.
+            digits = 2 if cell >= 0.42 else 1 if abs(scores[j]) < 10.0 else 0
             _text(ax, xj + cell / 2, top - 0.6, f"{scores[j]:.{digits}f}", 9.0)
 
 
