@@ -346,24 +346,12 @@ def plot_softmax_row(
     >>> [t.get_text() for t in ax.texts][-4:]  # the weights and their sum
     ['0.67', '0.24', '0.09', '1.00']
     """
-    s = as_plot_array(scores, "scores", ndim=1, allow_nan=True, allow_inf=True)
-    if not 1 <= s.shape[0] <= 12:
-        raise ValueError(f"scores must have 1 to 12 entries to be readable, got {s.shape[0]}")
-    if np.isnan(s).any() or (s == np.inf).any():
-        raise ValueError("scores contains NaN or +inf; scores must be finite or -inf (masked)")
-    if (s == -np.inf).all():
-        raise ValueError("scores are all -inf (every key masked): the softmax is undefined")
-    if s.max() > 700.0:
-        raise ValueError(
-            f"scores must be at most 700, got {s.max():g}: exp overflows; subtract the "
-            "largest score first, which leaves the weights unchanged"
-        )
+    s = _row_of_scores(scores)
     keys = as_labels(labels, s.shape[0], "labels")
     check_axes(ax)
     n = s.shape[0]
     exps = np.exp(s)
     total = float(exps.sum())
-    weights = softmax(s)
     head = 1.7
     col = min(0.85, (6.9 - head - 0.25) / (n + 1))
     # Upright labels while they fit their column (about 0.085 inch per character).
@@ -378,77 +366,36 @@ def plot_softmax_row(
     x_sum = head + col * (n + 0.5) + 0.2
     top = height - label_h
     for x, key in zip(xs, keys, strict=True):
-        _text(
-            ax,
-            x,
-            top + 0.05,
-            key,
-            NOTE,
-            va="center" if tilt == 90.0 else "bottom",
-            rotation=tilt,
-            ha="left" if tilt else "center",
-            rotation_mode="anchor",
-        )
+        va = "center" if tilt == 90.0 else "bottom"
+        ha = "left" if tilt else "center"
+        _text(ax, x, top + 0.05, key, NOTE, va=va, ha=ha, rotation=tilt, rotation_mode="anchor")
     _text(ax, x_sum, top + 0.05, r"$\Sigma_j$", NOTE, va="bottom")
-    lo = min(0.0, float(s[np.isfinite(s)].min()))
-    hi = max(0.0, float(s.max()))
-    rows = [
-        (
-            "scores $s_j$",
-            s / ((hi - lo) or 1.0),
-            -lo / ((hi - lo) or 1.0),
-            ROLE_COLOURS["scores"],
-            [f"{v:.2f}" if np.isfinite(v) else r"$-\infty$" for v in s],
-            "scores",
-        ),
-        ("$e^{s_j}$", exps / total, 0.0, ROLE_COLOURS["weights"], [_num(v) for v in exps], "exp"),
-        (
-            "weights $a_j$",
-            weights,
-            0.0,
-            ROLE_COLOURS["weights"],
-            [f"{v:.2f}" for v in weights],
-            "weights",
-        ),
+    lo, hi = min(0.0, float(s[np.isfinite(s)].min())), max(0.0, float(s.max()))
+    span = (hi - lo) or 1.0  # the scores' bars reach from their lowest to their highest
+    score_texts = [f"{v:.2f}" if np.isfinite(v) else r"$-\infty$" for v in s]
+    weights = softmax(s)
+    rows = [  # title, bar heights (in bar_h), zero line (in bar_h), printed values, gid
+        ("scores $s_j$", s / span, -lo / span, score_texts, "scores"),
+        ("$e^{s_j}$", exps / total, 0.0, [_num(v) for v in exps], "exp"),
+        ("weights $a_j$", weights, 0.0, [f"{v:.2f}" for v in weights], "weights"),
     ]
     y_top = top
-    for k, (title, heights, base, colour, texts, gid) in enumerate(rows):
+    for k, (title, heights, zero, texts, gid) in enumerate(rows):
         bar_h = bar_hs[k]
-        y_base = y_top - 0.3 - bar_h + base * bar_h
+        colour = ROLE_COLOURS["scores" if gid == "scores" else "weights"]
+        fill = 0.65 if gid == "exp" else 0.3  # the exponentials: weights not yet normalised
+        y_base = y_top - 0.3 - bar_h + zero * bar_h
         _text(ax, 0.05, y_top - 0.3 - bar_h / 2, title, FONT, ha="left")
         ax.hlines(y_base, head, head + n * col, color=INK, lw=0.8)
-        fill = 0.65 if gid == "exp" else 0.3
-        for x, height_k, text in zip(xs, heights, texts, strict=True):
+        for x, text in zip(xs, texts, strict=True):
             _text(ax, x, y_top - 0.15, text, size)
-            if np.isfinite(height_k):
-                _box(
-                    ax,
-                    x - 0.3 * col,
-                    y_base,
-                    0.6 * col,
-                    height_k * bar_h,
-                    colour,
-                    facecolor=_tint(colour, fill),
-                    gid=gid,
-                )
-        if gid != "scores":  # the sum, stacked
+        style = {"facecolor": _tint(colour, fill)}
+        for x, bar in zip(xs, heights * bar_h, strict=True):
+            if np.isfinite(bar):  # a masked key (-inf) has no bar
+                _box(ax, x - 0.3 * col, y_base, 0.6 * col, bar, colour, gid=gid, **style)
+        if gid != "scores":  # the bars again, stacked into their sum
             _text(ax, x_sum, y_top - 0.15, _num(total) if gid == "exp" else "1.00", size)
-            bottom = y_base
-            for height_k in heights:  # white lines between the stacked bars
-                _box(
-                    ax,
-                    x_sum - 0.3 * col,
-                    bottom,
-                    0.6 * col,
-                    height_k * bar_h,
-                    colour,
-                    facecolor=_tint(colour, fill),
-                    edgecolor="white",
-                    lw=1.0,
-                    gid=f"{gid}-sum",
-                )
-                bottom += height_k * bar_h
-            _box(ax, x_sum - 0.3 * col, y_base, 0.6 * col, bar_h, colour, facecolor="none")
+            _stack(ax, x_sum - 0.3 * col, y_base, 0.6 * col, heights * bar_h, colour, fill, gid)
         if k < 2:
             y0 = y_top - 0.3 - bar_h - 0.05
             _arrow(ax, (head - 0.2, y0), (head - 0.2, y0 - 0.5))
@@ -456,6 +403,52 @@ def plot_softmax_row(
             _text(ax, head - 0.3, y0 - 0.25, step, NOTE, ha="right", linespacing=1.2)
         y_top -= 0.3 + bar_h + 0.5
     return ax
+
+
+def _row_of_scores(scores: npt.ArrayLike) -> np.ndarray:
+    """``scores`` as a float64 row that :func:`plot_softmax_row` can draw, or raise."""
+    s = as_plot_array(scores, "scores", ndim=1, allow_nan=True, allow_inf=True)
+    if not 1 <= s.shape[0] <= 12:
+        raise ValueError(f"scores must have 1 to 12 entries to be readable, got {s.shape[0]}")
+    if np.isnan(s).any() or (s == np.inf).any():
+        raise ValueError("scores contains NaN or +inf; scores must be finite or -inf (masked)")
+    if (s == -np.inf).all():
+        raise ValueError("scores are all -inf (every key masked): the softmax is undefined")
+    if s.max() > 700.0:
+        raise ValueError(
+            f"scores must be at most 700, got {s.max():g}: exp overflows; subtract the "
+            "largest score first, which leaves the weights unchanged"
+        )
+    return s
+
+
+def _stack(
+    ax: Axes,
+    x: float,
+    y: float,
+    width: float,
+    heights: np.ndarray,
+    colour: str,
+    fill: float,
+    gid: str,
+) -> None:
+    """Bars stacked into one column from ``y`` up, white lines between them, in a frame."""
+    bottom = y
+    for height in heights:
+        _box(
+            ax,
+            x,
+            bottom,
+            width,
+            height,
+            colour,
+            facecolor=_tint(colour, fill),
+            edgecolor="white",
+            lw=1.0,
+            gid=f"{gid}-sum",
+        )
+        bottom += height
+    _box(ax, x, y, width, bottom - y, colour, facecolor="none")
 
 
 # --- heads ------------------------------------------------------------------------------------
