@@ -152,7 +152,10 @@ def _matrix(
 
 
 def _length(text: str) -> float:
-    """About how many inches ``text`` takes at ``NOTE`` points, its mathtext markup left out."""
+    """About how many inches ``text`` takes at ``NOTE`` points, its mathtext markup left out.
+
+    A little more than the average width of a character of DejaVu Sans, matplotlib's font.
+    """
     visible = re.sub(r"\\[a-z]+|[${}_^]", "", text)
     return 0.085 * len(visible)
 
@@ -250,7 +253,17 @@ def plot_matmul_shapes(
     cell = min(0.4, 3.9 / (inner + 2 * n_cols), 2.0 / max(n_rows, inner))
     sizes = [(max(cols * cell, 0.3), max(rows * cell, 0.3)) for rows, cols in shapes]
     gap = 0.75  # an operator and the turned row label of the next matrix
-    width = max(6.9, 0.6 + sum(w for w, _ in sizes) + 2 * gap)
+    shaded = max(n_rows, inner, n_cols) <= MAX_CELLS
+    a_, b_, c_ = (math_name(name) for name in (a, b, c))
+    lines = [
+        f"{_sized(inner_dim, inner)} (pink) disappears: it is summed over.",
+        f"Entry (0, 0) of {c_}: row 0 of {a_} times column 0 of {b_} (shaded)."
+        if shaded
+        else f"Each entry of {c_}: a row of {a_} times a column of {b_}.",
+    ]
+    # As narrow as the matrices and the caption allow: a narrow figure reads better on a phone.
+    drawing = 0.6 + sum(w for w, _ in sizes) + 2 * gap
+    width = max(drawing, 0.4 + max(_length(line) for line in lines))
     top = 1.0 + max(h for _, h in sizes)
     ax = _canvas(ax, width, top + 0.5)
     x = (width - sum(w for w, _ in sizes) - 2 * gap) / 2 + 0.15
@@ -266,7 +279,6 @@ def plot_matmul_shapes(
             _text(ax, x + w + 0.3, top - sizes[0][1] / 2, "$=$" if k else r"$\times$", FONT + 4)
         x += w + gap
     (xa, wa, ha), (xb, wb, hb), (xc, wc, hc) = corners
-    shaded = max(n_rows, inner, n_cols) <= MAX_CELLS
     if shaded:  # row 0 of left times column 0 of right gives entry (0, 0) of the result
         for x0, y0, w, h, name in [
             (xa, top - ha / n_rows, wa, ha / n_rows, a),
@@ -277,14 +289,6 @@ def plot_matmul_shapes(
     # The inner dimension: the top side of left and the left side of right.
     ax.plot([xa, xa + wa], [top, top], color=INNER, lw=4, solid_capstyle="butt")
     ax.plot([xb, xb], [top, top - hb], color=INNER, lw=4, solid_capstyle="butt")
-    inner_text = _sized(inner_dim, inner)
-    a_, b_, c_ = (math_name(name) for name in (a, b, c))
-    lines = [
-        f"{inner_text} (pink) disappears: it is summed over.",
-        f"Entry (0, 0) of {c_}: row 0 of {a_} times column 0 of {b_} (shaded)."
-        if shaded
-        else f"Each entry of {c_}: a row of {a_} times a column of {b_}.",
-    ]
     _text(ax, width / 2, 0.25, "\n".join(lines), NOTE, linespacing=1.5)
     return ax
 
