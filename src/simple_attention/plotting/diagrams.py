@@ -235,7 +235,7 @@ def plot_matmul_shapes(
     --------
     >>> from simple_attention.plotting import plot_matmul_shapes
     >>> ax = plot_matmul_shapes((6, 3), (3, 2), names=("X", "W_q", "Q"))
-    >>> [t.get_text() for t in ax.texts][:3]  # the columns, rows and name of X
+    >>> [t.get_text() for t in ax.texts][:3]  # columns, rows, name of X
     ['$d_\\mathrm{in} = 3$', '$n = 6$', '$X$']
     >>> [p.get_gid() for p in ax.patches if p.get_gid()]
     ['left', 'right', 'result']
@@ -344,8 +344,9 @@ def plot_softmax_row(
     >>> import numpy as np
     >>> from simple_attention.plotting import plot_softmax_row
     >>> ax = plot_softmax_row([2.0, 1.0, 0.0], labels=["cat", "sat", "on"])
-    >>> weights = [p.get_height() for p in ax.patches if p.get_gid() == "weights"]
-    >>> np.round(np.array(weights) / sum(weights), 3)
+    >>> bars = [p for p in ax.patches if p.get_gid() == "weights"]
+    >>> heights = np.array([bar.get_height() for bar in bars])
+    >>> np.round(heights / heights.sum(), 3)
     array([0.665, 0.245, 0.09 ])
     >>> [t.get_text() for t in ax.texts][-4:]  # the weights and their sum
     ['0.67', '0.24', '0.09', '1.00']
@@ -792,12 +793,13 @@ def plot_online_softmax_blocks(
     Examples
     --------
     >>> from simple_attention.plotting import plot_online_softmax_blocks
-    >>> ax = plot_online_softmax_blocks(6, 2, scores=[0.5, 2.0, -1.0, 3.0, 1.0, 0.0])
+    >>> scores = [0.5, 2.0, -1.0, 3.0, 1.0, 0.0]
+    >>> ax = plot_online_softmax_blocks(6, 2, scores=scores)
     >>> [p.get_gid() for p in ax.patches].count("block")
     3
-    >>> [t.get_text() for t in ax.texts][-4:-1]  # m, r and l after the last block
+    >>> [t.get_text() for t in ax.texts][-4:-1]  # m, r, l after block 2
     ['3.00', '1.00', '1.65']
-    >>> "= 1.65, as after block 2" in ax.texts[-1].get_text()  # the whole row, at once
+    >>> "= 1.65, as after block 2" in ax.texts[-1].get_text()  # all at once
     True
     """
     n_keys = check_positive_int(n_keys, "n_keys")
@@ -923,8 +925,8 @@ def plot_transformer_block(
     >>> ax = plot_transformer_block(n=5, d_model=8, n_heads=2)
     >>> [p.get_gid() for p in ax.patches].count("add")
     2
-    >>> sorted({t.get_text() for t in ax.texts if t.get_text().startswith("$(n")})
-    ['$(n,\\, d_\\mathrm{model})$ = (5, 8)']
+    >>> {t.get_text() for t in ax.texts if t.get_text().startswith("$(n")}
+    {'$(n,\\, d_\\mathrm{model})$ = (5, 8)'}
     """
     n = _optional_size(n, "n")
     d_model = _optional_size(d_model, "d_model")
