@@ -159,6 +159,11 @@ def docs(session: nox.Session) -> None:
 NOTEBOOKS = Path("docs/_build/html/_sources")
 
 
+def _hidden(path: Path) -> bool:
+    """Whether ``path`` is in a hidden folder, such as Jupyter's .ipynb_checkpoints."""
+    return any(part.startswith(".") for part in path.parts)
+
+
 @nox.session(default=False, reuse_venv=False)
 def notebooks(session: nox.Session) -> None:
     """Run every notebook the site offers for download, as a reader would (after ``docs``).
@@ -171,7 +176,7 @@ def notebooks(session: nox.Session) -> None:
     myst_nb without its fallback). ``nox -s notebooks -- 03 10`` runs the pages whose names
     contain one of the arguments.
     """
-    found = sorted(p.resolve() for p in NOTEBOOKS.rglob("*.ipynb"))
+    found = sorted(p.resolve() for p in NOTEBOOKS.rglob("*.ipynb") if not _hidden(p))
     found = [p for p in found if not session.posargs or any(a in p.name for a in session.posargs)]
     if not found:
         session.error(f"no notebooks in {NOTEBOOKS}: build the site first (nox -s docs)")
@@ -227,17 +232,29 @@ def notebooks(session: nox.Session) -> None:
 def jupyter(session: nox.Session) -> None:
     """Open the tutorial's notebooks in JupyterLab, with the library and its figures.
 
-    With no argument it opens the notebooks of the built site (run ``nox -s docs`` first);
-    ``nox -s jupyter -- PATH`` opens one notebook, e.g. one downloaded from a page's download
-    menu, or a folder of them. Options after the path go to ``jupyter lab``.
+    With no argument it opens a copy of the built site's notebooks, in docs/_build/notebooks
+    (run ``nox -s docs`` first; a notebook already copied there, perhaps changed, is left as it
+    is). ``nox -s jupyter -- PATH`` opens one notebook, e.g. one downloaded from a page's
+    download menu, or a folder of them. Options after the path go to ``jupyter lab``.
     """
     install(session, extras="[plot]")
     session.install("jupyterlab")
     paths = [arg for arg in session.posargs if not arg.startswith("-")]
     options = [arg for arg in session.posargs if arg.startswith("-")]  # for jupyter lab
-    target = (Path(paths[0]).expanduser() if paths else NOTEBOOKS / "tutorial").resolve()
+    if paths:
+        target = Path(paths[0]).expanduser().resolve()
+    else:
+        # A copy, so that what the reader saves never changes the site's downloads.
+        target = Path("docs/_build/notebooks").resolve()
+        built = [p for p in (NOTEBOOKS / "tutorial").glob("*.ipynb") if not _hidden(p)]
+        if not built:
+            session.error(f"no notebooks in {NOTEBOOKS}: build the site first (nox -s docs)")
+        target.mkdir(parents=True, exist_ok=True)
+        for notebook in built:
+            if not (target / notebook.name).exists():
+                shutil.copy2(notebook, target)
     if not target.exists():
-        session.error(f"{target} does not exist (no argument: build the site first, nox -s docs)")
+        session.error(f"{target} does not exist")
     # JupyterLab can only open files below the folder it starts in.
     folder = target if target.is_dir() else target.parent
     with session.chdir(folder):
