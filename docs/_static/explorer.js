@@ -202,19 +202,21 @@
         const w = target.side === "q" && k <= target.i ? weight(target.i, k) : null;
         cell.value.textContent = w === null ? "" : w.toFixed(2);
       });
-      const word = target.side === "q" ? "query" : "key";
+      const where = (i) => `${quoted(tokens[i])} (position ${i})`;
       let text;
       if (target.side === "q") {
-        const best = [...Array(target.i + 1).keys()].reduce((a, b) => (weight(target.i, b) > weight(target.i, a) ? b : a), 0);
-        text = `Block ${state.layer}, head ${state.head}: the ${word} ${quoted(tokens[target.i])} (position ${target.i}) gives most weight, ${weight(target.i, best).toFixed(2)}, to ${quoted(tokens[best])} (position ${best}).`;
+        const keys = [...Array(target.i + 1).keys()];
+        const best = keys.reduce((a, b) => (weight(target.i, b) > weight(target.i, a) ? b : a), 0);
+        const most = weight(target.i, best).toFixed(2);
+        text = `Block ${state.layer}, head ${state.head}: ${where(target.i)} gives most weight, ${most}, to ${where(best)}.`;
       } else {
-        text = `Block ${state.layer}, head ${state.head}: the lines into the ${word} ${quoted(tokens[target.i])} (position ${target.i}).`;
+        text = `Block ${state.layer}, head ${state.head}: the lines into the key ${where(target.i)}.`;
       }
       if (slider) {
         const s = state.step;
-        const what = s === 0 ? "the last character of the prompt" : "the character generated at this step";
-        const after = q + 1 < n ? ` Next, the model writes ${quoted(tokens[q + 1])}.` : "";
-        text = `Step ${s} of ${lastStep}: the query is ${what}, ${quoted(tokens[q])}.${after} ` + text;
+        const what = s === 0 ? "the last character of the prompt" : "the newest character";
+        const after = q + 1 < n ? `; the model writes ${quoted(tokens[q + 1])} next` : "";
+        text = `Step ${s} of ${lastStep}: ${what} is ${where(q)}${after}. ` + text;
         prev.disabled = s === 0;
         next.disabled = s === lastStep;
       }

@@ -77,7 +77,7 @@ def test_fallback_is_an_svg_heatmap_and_no_figure_is_left_open(model_weights) ->
     svg = base64.b64decode(encoded.group(1)).decode()
     assert svg.lstrip().startswith("<?xml")
     assert "<svg" in svg
-    assert "layer 2, head 1" in svg  # one panel per layer and head
+    assert "block 2, head 1" in svg  # one panel per block (layer) and head
 
 
 def test_repr_is_short(model_weights) -> None:  # type: ignore[no-untyped-def]

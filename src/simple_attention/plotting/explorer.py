@@ -219,7 +219,7 @@ def _fallback_svg(weights: np.ndarray, tokens: list[str]) -> bytes:
         for h in range(n_heads):
             ax = axes[b, h]
             image = ax.imshow(weights[b, h], vmin=0, vmax=1, cmap="viridis")
-            ax.set_title(f"layer {b}, head {h}", fontsize=9)
+            ax.set_title(f"block {b}, head {h}", fontsize=9)
             # The tokens along the outer edges only: every panel shares them.
             if b == n_layers - 1:
                 ax.set_xticks(range(n), labels, fontsize=5)
