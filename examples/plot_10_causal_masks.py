@@ -42,7 +42,8 @@ print(keep[1])
 # Each mask has one row per query and one column per key, ``(n_q, n_k)``, or any shape that
 # broadcasts to it: the padding mask ``keep[1]`` has shape ``(n_k,)`` and hides the same keys
 # from every query. Combining two masks is a logical *and*: a query may attend to a key only if
-# both masks allow it. In the top row, red cells are ``True`` and white cells ``False``.
+# both masks allow it. In the masks on the left, red cells are ``True`` and white cells
+# ``False``.
 
 masks = {
     "causal_mask(n)": causal_mask(n),
@@ -50,22 +51,26 @@ masks = {
     "both: causal_mask(n) & keep": causal_mask(n) & keep[1],
 }
 
-fig, axes = plt.subplots(2, 3, figsize=(12, 7.4), layout="constrained")
-for column, (name, mask) in enumerate(masks.items()):
+# One row per mask: the mask on the left, the weights it gives on the right.
+fig, axes = plt.subplots(3, 2, figsize=(8, 10.5), layout="constrained")
+for row, (name, mask) in enumerate(masks.items()):
     _, weights = scaled_dot_product_attention(x, x, x, mask=mask, return_weights=True)
     # The convention, checked: False is a weight of exactly zero, and each row sums to one.
     assert np.all(weights[~mask] == 0.0)
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
-    plot_matrix(mask.astype(float), tokens, tokens, ax=axes[0, column], annotate=False, title=name)
-    axes[0, column].images[0].colorbar.remove()  # red: True (may attend), white: False
-    plot_attention_weights(weights, tokens, ax=axes[1, column], annotate=False, title="weights")
-    if column < 2:  # the weights share one scale, [0, 1]: one colour bar is enough
-        axes[1, column].images[0].colorbar.remove()
-axes[0, 0].set_ylabel("query (attending)")
+    plot_matrix(mask.astype(float), tokens, tokens, ax=axes[row, 0], annotate=False, title=name)
+    axes[row, 0].images[0].colorbar.remove()  # red: True (may attend), white: False
+    axes[row, 0].set_ylabel("query (attending)")
+    plot_attention_weights(weights, tokens, ax=axes[row, 1], annotate=False, title="weights")
+    # The weights share one scale, [0, 1]: one colour bar is enough.
+    axes[row, 1].images[0].colorbar.remove()
+    axes[row, 1].set_ylabel("")
 for ax in axes.flat:
     ax.tick_params(axis="x", labelrotation=45)
-for ax in axes[:, 1:].flat:
-    ax.set_ylabel("")
+for ax in axes[:-1].flat:
+    ax.set_xlabel("")
+axes[-1, 0].set_xlabel("key (attended to)")
+fig.colorbar(axes[0, 1].images[0], ax=axes[:, 1], label="weight", shrink=0.5)
 
 # %%
 # The same mask written as a float mask
