@@ -72,16 +72,17 @@ shown = [0, 10, 20, 30, 300]
 snapshots = dict(zip(history.snapshot_steps, history.snapshots, strict=True))
 panels = [(f"step {step}", snapshots[step]) for step in shown]
 panels.append(("ideal", task.ideal_weights))
-# Three panels per row, large enough to read; one colour bar for all (the same scale, 0 to 1).
-fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), layout="constrained")
+# Two panels per row, large enough to read on a phone; one colour bar for all (the same
+# scale, 0 to 1).
+fig, axes = plt.subplots(3, 2, figsize=(7.2, 9.6), layout="constrained")
 for ax, (title, weights) in zip(axes.flat, panels, strict=True):
     plot_attention_weights(weights, annotate=False, ax=ax, title=title)
     ax.images[0].colorbar.remove()
-for ax in axes[:, 1:].flat:
+for ax in axes[:, 1]:
     ax.set_ylabel("")
-for ax in axes[0]:
+for ax in axes[:-1].flat:
     ax.set_xlabel("")
-fig.colorbar(axes[0, 0].images[0], ax=axes, label="weight", shrink=0.6)
+fig.colorbar(axes[0, 0].images[0], ax=axes, label="weight", shrink=0.5)
 
 # %%
 # How close to the ideal?
