@@ -59,7 +59,7 @@ for label, piece, colour in zip(labels, pieces, colours, strict=True):
 ax.set_xticks(features, labels=[f"feature {f}" for f in features])
 ax.set_ylabel(r"$a_j\, x^{(j)}_f$, stacked")
 ax.set_title(f"The context vector of query {query_index}, split by input")
-ax.legend(title="input", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+legend = ax.legend(title="input", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 # %%
 # Reading the stack
