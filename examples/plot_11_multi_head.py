@@ -31,7 +31,7 @@ print("head 1:", heads[1].tolist())  # features 4..7 of each token
 
 np.testing.assert_array_equal(heads, features.reshape(2, 3, 4).swapaxes(0, 1))
 np.testing.assert_array_equal(merge_heads(heads), features)
-assert not np.array_equal(heads, features.reshape(3, 2, 4))  # the reshape alone is wrong
+assert not np.array_equal(heads, features.reshape(3, 2, 4))  # reshape alone: wrong
 
 plot_head_split(2, 12, 3)
 plt.show()

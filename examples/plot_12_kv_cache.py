@@ -38,7 +38,7 @@ for t in range(n_tokens):
         print(f"step {t}: {shapes}, weights {layer.weights.shape}")
 decoded = np.concatenate(outputs)
 
-plot_kv_cache(n_tokens, d_k=layer.d_head)  # the last step: t = 7 appends the eighth row
+plot_kv_cache(n_tokens, d_k=layer.d_head)  # the last step, t = 7
 plt.show()
 
 # %%
