@@ -45,14 +45,15 @@ class Attention(Layer):
     r"""Attention with trainable query, key and value projections, over one or several heads.
 
     For inputs :math:`X` of shape ``(..., n, d_in)``, with :math:`Q = X W_q`,
-    :math:`K = X W_k`, :math:`V = X W_v` cut into ``n_heads`` slices of ``d_head`` features:
+    :math:`K = X W_k`, :math:`V = X W_v` cut into :math:`h` (``n_heads``) slices of :math:`d_k`
+    (``d_head``) features each:
 
-    .. math:: \text{head}_h = \operatorname{softmax}\!\Bigl(s\,\tilde Q_h \tilde K_h^\top
-              + M\Bigr) V_h, \qquad
-              \text{out} = [\text{head}_1, \dots, \text{head}_H]\; (W_o),
+    .. math:: \text{head}_g = \operatorname{softmax}\!\Bigl(c\,\tilde Q_g \tilde K_g^\top
+              + M\Bigr) V_g, \qquad
+              \text{out} = [\text{head}_0, \dots, \text{head}_{h-1}]\; (W_o),
 
     where :math:`\tilde Q, \tilde K` are the queries and keys after :meth:`transform_qk`
-    (unchanged by default), :math:`s = 1/\sqrt{d_\text{head}}` unless ``scale`` is given, and
+    (unchanged by default), :math:`c = 1/\sqrt{d_k}` unless ``scale`` is given, and
     :math:`W_o` is applied only with ``out_projection=True``.
 
     Parameters
@@ -69,13 +70,13 @@ class Attention(Layer):
         Mix the merged heads with a trainable ``W_out`` of shape ``(d_out, d_out)``.
     scale : float, optional
         The factor applied to the scores; ``None`` (the default) means
-        :math:`1/\sqrt{d_\text{head}}`, the size of a query or key of one head.
+        :math:`1/\sqrt{d_k}`, the size of a query or key of one head.
     dropout : float, default 0.0
         Probability of dropping each attention weight in training mode (see
         :class:`~simple_attention.Dropout`).
     keep_weights : bool, default True
         Keep the attention weights of each call in :attr:`weights`. With ``False``, a call in
-        evaluation mode uses the blocked kernel and holds no ``(..., L, S)`` array:
+        evaluation mode uses the blocked kernel and holds no ``(..., n_queries, n_keys)`` array:
         :attr:`weights` is then ``None`` and :meth:`backward` raises ``RuntimeError``.
     rotary : bool, default False
         Rotate the queries and keys of every head by their positions
@@ -84,9 +85,9 @@ class Attention(Layer):
         ``d_head``. It adds no parameters.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for the initial weights, drawn uniformly from
-        :math:`[-1/\sqrt{d_\text{in}}, 1/\sqrt{d_\text{in}}]` (``W_out``:
-        :math:`\pm 1/\sqrt{d_\text{out}}`) in the order ``W_query``, ``W_key``, ``W_value``,
-        ``W_out``, and then for the dropout masks.
+        :math:`[-1/\sqrt{d_\text{in}}, 1/\sqrt{d_\text{in}}]` (``W_out``, which has
+        ``d_out`` :math:`= h\,d_k` inputs: :math:`\pm 1/\sqrt{h\,d_k}`) in the order
+        ``W_query``, ``W_key``, ``W_value``, ``W_out``, and then for the dropout masks.
 
     Attributes
     ----------
@@ -97,7 +98,7 @@ class Attention(Layer):
         Only with ``out_projection=True``.
     d_head : int
         Features per head, ``d_out // n_heads``.
-    weights : ndarray, shape (..., [n_heads,] L, S) or None
+    weights : ndarray, shape (..., [n_heads,] n_queries, n_keys) or None
         The attention weights of the last call (before dropout), for plotting; ``None`` before
         the first call. Read-only: the backward pass uses the same array.
     dropout : Dropout
@@ -305,7 +306,8 @@ class Attention(Layer):
         mask_arr = resolve_mask(mask, is_causal, scores_shape)
 
         if not (self.keep_weights or self.training):
-            # Evaluation without the weights: no (..., L, S) array, nothing for backward.
+            # Evaluation without the weights: no (..., n_queries, n_keys) array, nothing
+            # for backward.
             context = attend_blocked(
                 query, key, value, scale=scale, mask=mask_arr, is_causal=is_causal
             )
@@ -361,10 +363,10 @@ class Attention(Layer):
         the three input projections: with :math:`dQ, dK, dV` the gradients of the queries, keys
         and values,
 
-        .. math:: \frac{\partial L}{\partial W_q} = X^\top dQ,\quad
-                  \frac{\partial L}{\partial W_k} = X^\top dK,\quad
-                  \frac{\partial L}{\partial W_v} = X^\top dV,\qquad
-                  \frac{\partial L}{\partial X} = dQ\,W_q^\top + dK\,W_k^\top
+        .. math:: \frac{\partial \mathcal{L}}{\partial W_q} = X^\top dQ,\quad
+                  \frac{\partial \mathcal{L}}{\partial W_k} = X^\top dK,\quad
+                  \frac{\partial \mathcal{L}}{\partial W_v} = X^\top dV,\qquad
+                  \frac{\partial \mathcal{L}}{\partial X} = dQ\,W_q^\top + dK\,W_k^\top
                   + dV\,W_v^\top,
 
         the products :math:`X^\top dQ` summing over every sequence of a batch.
@@ -453,7 +455,7 @@ class Attention(Layer):
         and computes one row of scores per head.
 
         Decoding is for inference: no dropout is applied and nothing is kept for
-        :meth:`backward`. :attr:`weights` holds the new rows, ``(..., [n_heads,] m, S)``. A
+        :meth:`backward`. :attr:`weights` holds the new rows, ``(..., [n_heads,] m, n_keys)``. A
         step that raises changes nothing: neither the cache, nor :attr:`weights`, nor what
         :meth:`backward` would use.
 
@@ -520,7 +522,7 @@ class SelfAttention(Attention):
     For inputs :math:`X` of shape ``(..., n, d_in)``:
 
     .. math:: Q = X W_q,\quad K = X W_k,\quad V = X W_v,\qquad
-              \text{context} = \operatorname{softmax}\!\Bigl(\frac{Q K^\top}{\sqrt{d_\text{out}}}
+              \text{context} = \operatorname{softmax}\!\Bigl(\frac{Q K^\top}{\sqrt{d_k}}
               \Bigr) V.
 
     Parameters
@@ -535,7 +537,7 @@ class SelfAttention(Attention):
         layer, which keeps the projections' spread independent of ``d_in``).
     scale : float, optional
         The factor applied to the scores; ``None`` (the default) means
-        :math:`1/\sqrt{d_\text{out}}`, the size of a query or key. Set it to study what the
+        :math:`1/\sqrt{d_k}`, the size of a query or key. Set it to study what the
         scaling does (``scale=1.0`` is the unscaled dot product).
     dropout : float, default 0.0
         Probability of dropping each attention weight in training mode (see
@@ -625,15 +627,16 @@ class SelfAttention(Attention):
 class MultiHeadAttention(Attention):
     r"""Multi-head self-attention with query, key, value and output projections.
 
-    For inputs :math:`X` of shape ``(..., n, d_model)``, each head :math:`h` attends with its
-    own slice of the projected queries, keys and values, and the heads are merged and mixed:
+    For inputs :math:`X` of shape ``(..., n, d_model)``, each head :math:`g` of the :math:`h`
+    attends with its own slice of the projected queries, keys and values, and the heads are
+    merged and mixed:
 
-    .. math:: \text{head}_h = \operatorname{softmax}\!\Bigl(\frac{Q_h K_h^\top}
-              {\sqrt{d_\text{head}}} + M\Bigr) V_h, \qquad
-              \text{out} = [\text{head}_1, \dots, \text{head}_H]\, W_o,
+    .. math:: \text{head}_g = \operatorname{softmax}\!\Bigl(\frac{Q_g K_g^\top}
+              {\sqrt{d_k}} + M\Bigr) V_g, \qquad
+              \text{out} = [\text{head}_0, \dots, \text{head}_{h-1}]\, W_o,
 
     with :math:`Q = X W_q`, :math:`K = X W_k`, :math:`V = X W_v` and
-    :math:`d_\text{head} = d_\text{model} / H`. With one head this is
+    :math:`d_k = d_\text{model} / h`. With one head this is
     :class:`~simple_attention.SelfAttention` followed by :math:`W_o`.
 
     Parameters
@@ -648,16 +651,17 @@ class MultiHeadAttention(Attention):
         produce the output no longer sum to 1 while training.
     scale : float, optional
         The factor applied to the scores; ``None`` (the default) means
-        :math:`1/\sqrt{d_\text{head}}`.
+        :math:`1/\sqrt{d_k}`.
     rng : None, int or numpy.random.Generator, optional
         Source of randomness for the initial weights, drawn uniformly from
         :math:`[-1/\sqrt{d_\text{model}}, 1/\sqrt{d_\text{model}}]`, and then for the dropout
         masks.
     keep_weights : bool, default True
-        Keep the attention weights of each call in :attr:`weights` (for plotting). With
-        ``False``, a call in evaluation mode uses the blocked kernel and holds no
-        ``(..., n_heads, L, S)`` array: :attr:`weights` is then ``None`` and :meth:`backward`
-        raises ``RuntimeError``. Training mode always keeps what the backward pass needs.
+        Keep the attention weights of each call in :attr:`weights` (for plotting). With ``False``,
+        a call in evaluation mode uses the blocked kernel and holds no
+        ``(..., n_heads, n_queries, n_keys)`` array: :attr:`weights` is then ``None`` and
+        :meth:`backward` raises ``RuntimeError``. Training mode always keeps what the backward pass
+        needs.
     rotary : bool, default False
         Rotate the queries and keys of every head by their positions
         (:func:`~simple_attention.rotary_embedding`), the position embedding of RoFormer and of
@@ -670,7 +674,7 @@ class MultiHeadAttention(Attention):
         ``(h + 1) * d_head - 1`` of ``W_query``, ``W_key`` and ``W_value`` belong to head ``h``.
     d_head : int
         Features per head, ``d_model // n_heads``; the default scale is ``1/sqrt(d_head)``.
-    weights : ndarray, shape (..., n_heads, L, S) or None
+    weights : ndarray, shape (..., n_heads, n_queries, n_keys) or None
         The attention weights of every head in the last call (before dropout), for plotting;
         ``None`` before the first call. Read-only: the backward pass uses the same array.
     dropout : Dropout
@@ -691,7 +695,7 @@ class MultiHeadAttention(Attention):
 
     See Also
     --------
-    simple_attention.key_padding_mask : the ``(B, 1, 1, S)`` mask for padded batches.
+    simple_attention.key_padding_mask : the ``(B, 1, 1, n_keys)`` mask for padded batches.
     simple_attention.KVCache : step-by-step decoding with :meth:`decode_step`.
     simple_attention.Attention : the general layer, of which this is one configuration.
 
@@ -711,8 +715,8 @@ class MultiHeadAttention(Attention):
            [0.449, 0.551, 0.   ],
            [0.307, 0.358, 0.336]])
 
-    A key-padding mask ``(B, S)`` must become ``(B, 1, 1, S)``, to broadcast over the heads
-    and the queries:
+    A key-padding mask ``(B, n_keys)`` must become ``(B, 1, 1, n_keys)``, to broadcast over the
+    heads and the queries:
 
     >>> batch = np.random.default_rng(2).standard_normal((2, 3, 4))
     >>> keep = np.array([[True, True, False], [True, True, True]])

@@ -11,13 +11,14 @@ The running vector :math:`x \to h \to \text{out}` is the *residual stream*. Back
 addition hands its gradient unchanged to both of its inputs, so the gradient reaching :math:`x`
 is the sum of two paths: straight down the stream, and through the attention:
 
-.. math:: \frac{\partial L}{\partial h} = g + \frac{\partial L}{\partial h}\Big|_\text{ffn},
+.. math:: \frac{\partial \mathcal{L}}{\partial h} = g
+          + \frac{\partial \mathcal{L}}{\partial h}\Big|_\text{ffn},
           \qquad
-          \frac{\partial L}{\partial x} = \frac{\partial L}{\partial h}
-          + \frac{\partial L}{\partial x}\Big|_\text{attn},
+          \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial h}
+          + \frac{\partial \mathcal{L}}{\partial x}\Big|_\text{attn},
 
-where :math:`g = \partial L / \partial\,\text{out}`. The first term of each sum is why deep
-stacks of blocks still train: whatever the layers do to the gradient, a copy of it passes
+where :math:`g = \partial \mathcal{L} / \partial\,\text{out}`. The first term of each sum is why
+deep stacks of blocks still train: whatever the layers do to the gradient, a copy of it passes
 through untouched.
 """
 
@@ -239,9 +240,9 @@ class TransformerBlock(Layer):
 
         Each residual join hands the gradient to both of its inputs, so two paths add up:
 
-        .. math:: \frac{\partial L}{\partial h} = g + J_\text{ffn}^\top g, \qquad
-                  \frac{\partial L}{\partial x} = \frac{\partial L}{\partial h}
-                  + J_\text{attn}^\top \frac{\partial L}{\partial h},
+        .. math:: \frac{\partial \mathcal{L}}{\partial h} = g + J_\text{ffn}^\top g, \qquad
+                  \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial h}
+                  + J_\text{attn}^\top \frac{\partial \mathcal{L}}{\partial h},
 
         where :math:`J_\text{ffn}^\top g` is the backward pass through ``dropout2``, ``ffn``
         and ``ln2`` (and :math:`J_\text{attn}^\top` through ``dropout1``, ``attention`` and

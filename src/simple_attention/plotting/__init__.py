@@ -7,7 +7,7 @@ afterwards. Pass ``ax=`` to draw into an existing subplot.
 * :func:`plot_tokens`: token ids as a strip of boxes;
 * :func:`plot_embeddings` and :func:`plot_matrix`: vectors and weight matrices as heatmaps;
 * :func:`plot_query_attention`: scores, weights and context of one query, side by side;
-* :func:`plot_attention_weights`: the full ``(L, S)`` attention-weight matrix;
+* :func:`plot_attention_weights`: the full ``(n_queries, n_keys)`` attention-weight matrix;
 * :func:`plot_softmax_comparison`: what overflow does to a softmax;
 * :func:`plot_timings`: run times against sequence length, on log-log axes.
 * :func:`plot_bars`: one number per implementation (speed ratios, peak memory).

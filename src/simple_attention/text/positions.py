@@ -36,11 +36,11 @@ __all__ = [
 def sinusoidal_positions(n_positions: int, dim: int, *, base: float = 10000.0) -> np.ndarray:
     r"""Fixed position vectors made of sines and cosines.
 
-    Position :math:`p` gets, for :math:`i = 0, 1, \dots, \lceil d/2 \rceil - 1`,
+    Position :math:`p` gets, for :math:`f = 0, 1, \dots, \lceil d/2 \rceil - 1`,
 
-    .. math:: P_{p,\,2i} = \sin\bigl(p\,\omega_i\bigr), \qquad
-              P_{p,\,2i+1} = \cos\bigl(p\,\omega_i\bigr), \qquad
-              \omega_i = \text{base}^{-2i/d}.
+    .. math:: P_{p,\,2f} = \sin\bigl(p\,\theta_f\bigr), \qquad
+              P_{p,\,2f+1} = \cos\bigl(p\,\theta_f\bigr), \qquad
+              \theta_f = \text{base}^{-2f/d}.
 
     Each pair of columns turns at its own speed, from one radian per position down to nearly
     nothing, so every position gets a distinct vector, and moving by a fixed offset is the same
@@ -380,14 +380,14 @@ def rotary_embedding_backward(
 ) -> np.ndarray:
     r"""The gradient through :func:`rotary_embedding`: the rotation by the opposite angle.
 
-    With :math:`y = R_p\,x` for each row, :math:`\partial L/\partial x = R_p^\top\,
-    \partial L/\partial y`, and the transpose of a rotation is the rotation by the opposite
-    angle, :math:`R_p^\top = R_{-p}`.
+    With :math:`y = R_p\,x` for each row,
+    :math:`\partial \mathcal{L}/\partial x = R_p^\top\, \partial \mathcal{L}/\partial y`, and the
+    transpose of a rotation is the rotation by the opposite angle, :math:`R_p^\top = R_{-p}`.
 
     Parameters
     ----------
     grad_out : array_like, shape (..., n, d_k)
-        :math:`\partial L/\partial y`, the gradient of the rotated rows.
+        :math:`\partial \mathcal{L}/\partial y`, the gradient of the rotated rows.
     positions : array_like of int, shape (n,), optional
         The positions of the forward call (``None``: ``0, ..., n - 1``).
     base : float, default 10000.0
@@ -396,7 +396,7 @@ def rotary_embedding_backward(
     Returns
     -------
     ndarray, shape (..., n, d_k)
-        :math:`\partial L/\partial x`, in the dtype of ``grad_out``.
+        :math:`\partial \mathcal{L}/\partial x`, in the dtype of ``grad_out``.
 
     Raises
     ------
