@@ -82,7 +82,7 @@ for ax in axes[:, 1]:
     ax.set_ylabel("")
 for ax in axes[:-1].flat:
     ax.set_xlabel("")
-fig.colorbar(axes[0, 0].images[0], ax=axes, label="weight", shrink=0.5)
+colorbar = fig.colorbar(axes[0, 0].images[0], ax=axes, label="weight", shrink=0.5)
 
 # %%
 # How close to the ideal?

@@ -70,7 +70,7 @@ for ax in axes.flat:
 for ax in axes[:-1].flat:
     ax.set_xlabel("")
 axes[-1, 0].set_xlabel("key (attended to)")
-fig.colorbar(axes[0, 1].images[0], ax=axes[:, 1], label="weight", shrink=0.5)
+colorbar = fig.colorbar(axes[0, 1].images[0], ax=axes[:, 1], label="weight", shrink=0.5)
 
 # %%
 # The same mask written as a float mask
