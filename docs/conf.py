@@ -17,6 +17,7 @@ import simple_attention
 
 # The site's own extension, sa_docs, lives in _ext/.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+from sa_docs.gallery import svg_scraper  # after the path above: sa_docs is found there
 
 project = "simple-attention"
 author = "The simple-attention developers"
@@ -89,6 +90,8 @@ sphinx_gallery_conf = {
     # site's search index, which fails offline.
     "reference_url": {"simple_attention": None},
     "remove_config_comments": True,
+    # SVG like the tutorial pages (sa_docs/gallery.py says why it is an object).
+    "image_scrapers": (svg_scraper,),
     "download_all_examples": True,
     "show_memory": False,
     # A failing example fails the build.

@@ -8,6 +8,7 @@
 * :mod:`sa_docs.attributes` links references to the instance attributes a class lists;
 * :mod:`sa_docs.notebooks` offers every tutorial page as a notebook that runs anywhere (the
   ``.ipynb`` of its download menu, for the pages that ``notebook_downloads`` names);
+* :mod:`sa_docs.gallery` holds the gallery's SVG image scraper (``sphinx_gallery_conf``);
 * ``html_assets_policy`` applies :meth:`sphinx.application.Sphinx.set_html_assets_policy`, which
   Sphinx offers only to ``setup()``, as a setting.
 
