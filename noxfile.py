@@ -119,7 +119,7 @@ def examples(session: nox.Session) -> None:
     install(session, extras="[plot]")
     env = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     failed = []
-    for script in sorted(Path("examples").glob("plot_*.py")):
+    for script in sorted(Path("examples").rglob("plot_*.py")):
         start = time.perf_counter()
         try:
             session.run("python", str(script), env=env, silent=True)

@@ -82,6 +82,14 @@ sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
+    # One folder per topic, in the order of the pipeline; inside a folder, by file name.
+    "subsection_order": [
+        "../examples/tokens_and_vectors",
+        "../examples/attention",
+        "../examples/masks_and_decoding",
+        "../examples/speed_and_memory",
+        "../examples/training_and_text",
+    ],
     "within_subsection_order": "FileNameSortKey",
     # Every API page lists the examples that use it ("minigallery" in the stubs below).
     "doc_module": ("simple_attention",),

@@ -177,7 +177,11 @@ def test_no_file_of_the_repository_cites_the_old_contract() -> None:
     # The rules used to live in a file outside the repository; this page replaces it.
     old = "behaviour" + ".md"
     files = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("docs/tutorial/*.md")]
-    files += [*ROOT.glob("src/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("examples/*.py")]
+    files += [
+        *ROOT.glob("src/**/*.py"),
+        *ROOT.glob("tests/**/*.py"),
+        *ROOT.glob("examples/**/*.py"),
+    ]
     citing = [str(f.relative_to(ROOT)) for f in files if old in f.read_text()]
     assert citing == []
 
