@@ -12,9 +12,10 @@ Playwright. A page passes when:
   TeX command is left as plain text outside code and formulas;
 * every link to another file of the site points at a file that exists;
 * nothing makes the page scroll sideways, in a desktop window (1280 pixels) or on a phone (390);
-* its text (outside scripts and styles) shows no path of the machine that built it (``/work/``,
-  ``/tmp/``, ``/home/``, ``site-packages``, ``.nox``) and no object repr (``np.float64(``,
-  ``<Axes``, ``<matplotlib.``, ``<Figure ``);
+* its text (outside scripts and styles) shows no path of the machine that built it (the
+  repository's folder, the home and temporary folders, the Python installation, any
+  ``site-packages`` or ``.nox``) and no object repr (``np.float64(``, ``<Axes``,
+  ``<matplotlib.``, ``<Figure ``);
 * every attention explorer (``.sa-explorer``, drawn by ``_static/explorer.js``) is drawn, with the
   network cut off, and responds: hovering a token, focusing one from the keyboard, choosing
   another layer or head and stepping through generation each change which lines are
@@ -33,6 +34,7 @@ import argparse
 import functools
 import http.server
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -55,9 +57,22 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}  # a common phone width (iPhone 12 to 15)
 WIDTH_EXCESS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-# Paths of the machine that built the site, and Python object reprs, in a page's text.
-LEAK_PATTERN = (
-    r"/work/|/tmp/|/home/|site-packages|\.nox\b|np\.float64\(|<Axes|<matplotlib\.|<Figure "
+# Paths of the machine that built the site (read from this machine, so that the check holds
+# wherever it runs), and Python object reprs, in a page's text.
+BUILD_PATHS = sorted(
+    {str(HERE.parent), str(Path.home()), tempfile.gettempdir(), sys.prefix, sys.base_prefix}
+    - {"", "/"}
+)
+LEAK_PATTERN = "|".join(
+    [
+        *(re.escape(path.rstrip("/") + "/") for path in BUILD_PATHS),
+        r"site-packages",
+        r"\.nox\b",
+        r"np\.float64\(",
+        r"<Axes",
+        r"<matplotlib\.",
+        r"<Figure ",
+    ]
 )
 # Waits for MathJax, then forces lazy images to load, then reports what the checks need.
 INSPECT_PAGE = r"""
