@@ -71,8 +71,12 @@ LOWEST_PYTHON = floor(f"python{PYPROJECT['project']['requires-python']}")
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests, property tests and the docstring examples (doctests)."""
-    install(session, "test")
+    """Unit tests, property tests and the docstring examples (doctests).
+
+    With the ``fast`` extra, so that the kernels' threads are tested; ``tests_lowest`` runs
+    without it, the way the kernels run where threadpoolctl is not installed.
+    """
+    install(session, "test", extras="[fast]")
     session.run("pytest", *session.posargs, env={"MPLBACKEND": "Agg"})
 
 
@@ -116,7 +120,7 @@ def parity(session: nox.Session) -> None:
 @nox.session(default=False)
 def examples(session: nox.Session) -> None:
     """Run every gallery example as a plain script (headless), with its run time."""
-    install(session, extras="[plot]")
+    install(session, extras="[plot,fast]")
     env = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     failed = []
     for script in sorted(Path("examples").rglob("plot_*.py")):
@@ -138,7 +142,7 @@ def docs(session: nox.Session) -> None:
     notebook cell or failing example. No -j: notebook execution and its cache are not safe in
     parallel. Extra arguments go to sphinx-build (``nox -s docs -- -E`` rebuilds everything).
     """
-    install(session, "docs", extras="[plot]")
+    install(session, "docs", extras="[plot,fast]")
     start = time.perf_counter()
     # Two builds writing docs/_build at once would corrupt it: the second one waits.
     Path("docs/_build").mkdir(parents=True, exist_ok=True)

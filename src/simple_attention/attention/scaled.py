@@ -16,6 +16,7 @@ kernels directly on arrays they have already checked.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal, overload
 
@@ -30,8 +31,14 @@ from .._validation import (
     check_scale,
     working_dtype,
 )
-from .blocks import attend_by_query_blocks, weighted_average_
+from .blocks import (
+    BLOCK_ELEMENTS,
+    PARALLEL_ELEMENTS,
+    attend_by_query_blocks,
+    weighted_average_,
+)
 from .masks import apply_mask_, causal_mask, resolve_mask
+from .parallel import n_threads, run_blocks
 from .softmax import stable_softmax_, stable_softmax_backward
 
 __all__ = [
@@ -162,12 +169,64 @@ def attend(
     array([[1.    , 0.    ],
            [0.2689, 0.7311]])
     """
+    groups = slice_groups(q, k, v, mask=mask)
+    if groups:
+        # Large and one slice per (batch, head): groups of slices run on one thread per core.
+        batch = q.shape[:-2]
+        context = np.empty((*batch, q.shape[-2], v.shape[-1]), q.dtype)
+        weights = np.empty((*batch, q.shape[-2], k.shape[-2]), q.dtype)
+        flat = [flat_slices(a) for a in (q, k, v, context, weights)]
+        masks = flat_slices(mask) if mask is not None and mask.ndim > 2 else None
+
+        def one_group(i: slice) -> None:
+            q_i, k_i, v_i, context_i, weights_i = (a[i] for a in flat)
+            mask_i = mask if masks is None else masks[i]
+            context_i[...], weights_i[...] = attend(
+                q_i, k_i, v_i, scale=scale, mask=mask_i, is_causal=is_causal
+            )
+
+        run_blocks(one_group, groups)
+        return context, weights
     weights = attention_weights(q, k, scale=scale, mask=mask, is_causal=is_causal)
     with np.errstate(over="ignore", invalid="ignore"):
         context = weights @ v  # (..., n_queries, d_v)
     if not np.isfinite(context).all():
         weighted_average_(weights, v, context)  # values near the largest number of the dtype
     return context, weights
+
+
+def slice_groups(
+    q: np.ndarray, k: np.ndarray, *others: np.ndarray, mask: np.ndarray | None = None
+) -> list[slice]:
+    """Groups of (batch, head) slices to compute on one thread per core, or ``[]`` for one call.
+
+    ``q`` and ``k`` are the queries and the keys, ``others`` more arrays to split along with
+    them. Only where the work is large and all of them have the same leading dimensions (the
+    ``mask`` may also have none): broadcast inputs go through in one vectorised call.
+    Each group is a run of slices that one vectorised call computes; there are at least two per
+    thread, so that the threads finish together.
+    """
+    batch = q.shape[:-2]
+    n_slices = math.prod(batch)
+    scores = n_slices * q.shape[-2] * k.shape[-2]
+    threads = n_threads()
+    if n_slices < 2 or scores == 0 or scores < PARALLEL_ELEMENTS or threads < 2:
+        return []
+    if any(a.shape[:-2] != batch for a in (k, *others)):
+        return []
+    if mask is not None and mask.ndim > 2 and mask.shape[:-2] != batch:
+        return []
+    n_groups = min(n_slices, max(2 * threads, scores // BLOCK_ELEMENTS))
+    edges = np.linspace(0, n_slices, n_groups + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+
+def flat_slices(a: np.ndarray) -> np.ndarray:
+    """``a`` as ``(n_slices, rows, columns)``: a view where the memory allows, else a copy.
+
+    The results are written through such views, so they must be C-contiguous arrays.
+    """
+    return a.reshape(math.prod(a.shape[:-2]), *a.shape[-2:])
 
 
 def attend_blocked(
@@ -296,11 +355,17 @@ def scaled_dot_product_attention(
     That is the kernel to read, and the one that runs when ``return_weights`` asks for the weights.
     Without ``return_weights``, the same numbers (to rounding) come from a kernel that never holds
     the ``(n_queries, n_keys)`` weights: the scores are computed for a block of queries at a time
-    (about a million scores per block, one (batch, head) slice at a time for large inputs), turned
-    into exponentials in place, multiplied by the values, and only then divided by their row sums,
-    which gives the same numbers as normalising the weights first. With ``is_causal``, the keys a
-    block of queries cannot see are skipped. :func:`~simple_attention.chunked_attention` also
-    splits the keys into blocks, for memory that does not grow with ``n_keys``.
+    (about half a million scores per block, one (batch, head) slice at a time for large inputs),
+    turned into exponentials in place, multiplied by the values, and only then divided by their
+    row sums, which gives the same numbers as normalising the weights first. With ``is_causal``,
+    the keys a block of queries cannot see are skipped. For rows of many keys without a mask, the
+    scores are shifted by a Cauchy-Schwarz bound of each row instead of its maximum, which the
+    matrix product subtracts itself (see
+    :func:`~simple_attention.attention.blocks.attend_by_query_blocks`). The blocks of a large
+    input run on one thread per core where ``threadpoolctl`` is installed (the ``fast`` extra;
+    see :mod:`simple_attention.attention.parallel`).
+    :func:`~simple_attention.chunked_attention` also splits the keys into blocks, for memory that
+    does not grow with ``n_keys``.
 
     Where the product with the values overflows (values near the largest number of the dtype,
     whose average is still finite), it is recomputed safely with the weights normalised first
@@ -587,6 +652,20 @@ def attend_backward(
     """
     batch = grad_context.shape[:-2]
     n_queries, n_keys = q.shape[-2], k.shape[-2]
+    groups = slice_groups(q, k, v, weights, grad_context)
+    if groups:
+        # Large and one slice per (batch, head): groups of slices run on one thread per core.
+        grads = tuple(np.empty(a.shape, a.dtype) for a in (q, k, v))  # C order: see flat_slices
+        flat = [flat_slices(a) for a in (grad_context, q, k, v, weights, *grads)]
+
+        def one_group(i: slice) -> None:
+            g_i, q_i, k_i, v_i, w_i, grad_q, grad_k, grad_v = (a[i] for a in flat)
+            grad_q[...], grad_k[...], grad_v[...] = attend_backward(
+                g_i, q_i, k_i, v_i, w_i, scale=scale
+            )
+
+        run_blocks(one_group, groups)
+        return grads  # type: ignore[return-value]
     w = np.broadcast_to(weights, (*batch, n_queries, n_keys))
     g = grad_context
     # Overflow is detected in the results below, not warned about on the way.
