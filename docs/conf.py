@@ -234,6 +234,7 @@ api_pages_sections = {
     "attention.loops": "Attention for one query, with loops",
     "attention.scaled": "Attention for all queries, with matrices",
     "attention.chunked": "Memory-efficient attention",
+    "attention.parallel": "Using every core",
     "attention.masks": "Masks",
     "layers.base": "The layer interface",
     "layers.attention": "Trainable weights",

@@ -48,6 +48,7 @@ from .attention.chunked import chunked_attention
 from .attention.kv_cache import KVCache
 from .attention.loops import attention_scores_loop, context_vector_loop, self_attention_loop
 from .attention.masks import causal_mask, causal_mask_bottom_right, key_padding_mask
+from .attention.parallel import attention_threads
 from .attention.scaled import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
@@ -130,6 +131,7 @@ __all__ = [
     "accuracy",
     "attention_match",
     "attention_scores_loop",
+    "attention_threads",
     "bigram_nats",
     "causal_mask",
     "causal_mask_bottom_right",

@@ -95,6 +95,65 @@ class TestBound:
         assert not np.array_equal(shifted, exact)  # another shift, another rounding
 
 
+class TestChunkedWithTheBound:
+    @pytest.mark.parametrize("is_causal", [False, True])
+    @pytest.mark.parametrize("block_size", [1, 7, 64])
+    def test_a_fixed_shift_gives_the_online_result(
+        self, is_causal: bool, block_size: int, rng: np.random.Generator, fast_paths: None
+    ) -> None:
+        q, k, v = rng.normal(size=(3, 2, 3, 50, 8))
+        expected = reference_attention(q, k, v, np.tri(50, dtype=bool) if is_causal else None)[0]
+        got = sa.chunked_attention(q, k, v, is_causal=is_causal, block_size=block_size)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_rows_far_below_the_bound_are_computed_again(
+        self, dtype: type, fast_paths: None
+    ) -> None:
+        q, k, v = far_below_the_bound(dtype)
+        expected = reference_attention(*(a.astype(np.float64) for a in (q, k, v)), None)[0]
+        got = sa.chunked_attention(q, k, v, block_size=4)
+        np.testing.assert_allclose(got, expected, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+class TestBackwardInBlocks:
+    @pytest.fixture
+    def blocked(self, fast_paths: None, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(scaled, "BLOCK_ELEMENTS", 16)  # every slice counts as large
+
+    def test_blocks_give_the_gradients_of_one_pass(
+        self, rng: np.random.Generator, blocked: None
+    ) -> None:
+        q, k, v = rng.normal(size=(3, 2, 3, 20, 4))
+        grad = rng.normal(size=(2, 3, 20, 4))
+        _, weights = sa.scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+        got = sa.scaled_dot_product_attention_backward(grad, q, k, v, weights)
+        expected = scaled.attend_backward(
+            grad[0, 0], q[0, 0], k[0, 0], v[0, 0], weights[0, 0], scale=0.5
+        )
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a[0, 0], b, rtol=0, atol=1e-13)
+        with attention_threads(1):
+            one_pass = sa.scaled_dot_product_attention_backward(grad, q, k, v, weights)
+        for a, b in zip(got, one_pass, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+    def test_an_overflow_on_the_way_falls_back_to_the_safe_order(self, blocked: None) -> None:
+        # As in test_scaled.py: (dL/dS) K overflows before the scale of 0.5, and not after it.
+        q = np.tile([[0.0, 0.5]], (2, 1, 1))
+        k = np.tile([[1.5e308, 1.0], [-1.5e308, -1.0]], (2, 1, 1))
+        v = np.tile([[2.0], [-2.0]], (2, 1, 1))
+        _, w = sa.scaled_dot_product_attention(q, k, v, scale=0.5, return_weights=True)
+        got = sa.scaled_dot_product_attention_backward(np.ones((2, 1, 1)), q, k, v, w, scale=0.5)
+        assert np.isfinite(got[0]).all()
+        assert got[0][0, 0, 0] > 1e308
+        expected = sa.scaled_dot_product_attention_backward(
+            np.ones((1, 1)), q[0], k[0], v[0], w[0], scale=0.5
+        )
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a[0], b)
+
+
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 

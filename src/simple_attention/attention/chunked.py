@@ -9,10 +9,13 @@ and with ``n x d``, not with ``n x n``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from .._validation import check_flag, check_positive_int, working_dtype
+from . import blocks
 from .blocks import (
     block_slices,
     clip_to_values_,
@@ -20,11 +23,15 @@ from .blocks import (
     hide_future_,
     mask_block,
     nonzero_,
+    score_bounds,
     scores_block,
+    underflow_floor,
     visible_keys,
+    with_bound_column,
     zero_if_blocked,
 )
 from .masks import apply_mask_, resolve_mask
+from .parallel import run_blocks
 from .scaled import check_qkv, resolve_scale
 
 __all__ = ["chunked_attention"]
@@ -180,11 +187,25 @@ def chunked_attention(
     # Overflow is detected where it matters (the scores, the outputs), not warned about on the way.
     with np.errstate(over="ignore", invalid="ignore"):
         q_scaled = q * scale  # n_queries*d multiplications instead of n_queries*n_keys
-        for rows in block_slices(n_queries, block_size):
+        bounds = None
+        if mask_arr is None and n_keys >= blocks.BOUND_MIN_KEYS:
+            bounds = score_bounds(q_scaled, k, is_causal)
+        shifted = None if bounds is None else with_bound_column(q_scaled, k, bounds)
+
+    def one_query_block(rows: slice) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # per thread
             q_block = q_scaled[..., rows, :]
-            output = _attend_one_query_block(
-                q_block, k, v, rows, mask_arr, is_causal, block_size, normalise_early=False
-            )
+            output = None
+            if shifted is not None and visible_keys(rows, n_keys, is_causal) >= (
+                blocks.BOUND_MIN_KEYS
+            ):
+                output = _attend_with_fixed_shift(
+                    shifted[0][..., rows, :], shifted[1], v, rows, is_causal, block_size
+                )
+            if output is None:
+                output = _attend_one_query_block(
+                    q_block, k, v, rows, mask_arr, is_causal, block_size, normalise_early=False
+                )
             if not np.isfinite(output).all():  # a cheap check on (rows, d_v); rare
                 half = v * 0.5  # halving and doubling are exact (see the Notes)
                 output = _attend_one_query_block(
@@ -193,7 +214,47 @@ def chunked_attention(
                 clip_to_values_(output, half)
                 output *= 2
             context[..., rows, :] = output
+
+    query_blocks = list(block_slices(n_queries, block_size))
+    if math.prod(batch) * n_queries * n_keys < blocks.PARALLEL_ELEMENTS:
+        for rows in query_blocks:  # too little work to share out
+            one_query_block(rows)
+    else:
+        run_blocks(one_query_block, query_blocks)
     return context.astype(out_dtype, copy=False)
+
+
+def _attend_with_fixed_shift(
+    q_block: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    rows: slice,
+    is_causal: bool,
+    block_size: int,
+) -> np.ndarray | None:
+    """The outputs of the queries ``rows``, every score shifted by its row's bound.
+
+    ``q_block`` and ``k`` carry the bound columns of
+    :func:`~simple_attention.attention.blocks.with_bound_column`, so each product of a key block
+    is already shifted. With one shift per row for all the key blocks, the online softmax needs
+    no running maximum and no rescaling: the sums simply add up. Returns ``None`` if a row's sum
+    falls below :func:`~simple_attention.attention.blocks.underflow_floor` (its scores lie far
+    below the bound), for the caller to compute the block the exact way.
+    """
+    running_sum = np.zeros((*q_block.shape[:-1], 1), dtype=q_block.dtype)  # l
+    output = np.zeros((*q_block.shape[:-1], v.shape[-1]), dtype=q_block.dtype)
+    n_visible = visible_keys(rows, k.shape[-2], is_causal)
+    for cols in block_slices(k.shape[-2], block_size, stop=n_visible):
+        # s - b <= 0 up to rounding, and |s| <= b is finite: these scores cannot overflow.
+        scores = np.swapaxes(k[..., cols, :] @ np.swapaxes(q_block, -1, -2), -1, -2)
+        if is_causal:
+            hide_future_(scores, rows, cols)
+        np.exp(scores, out=scores)
+        running_sum += scores.sum(axis=-1, keepdims=True)
+        output += scores @ v[..., cols, :]
+    if np.any(running_sum < underflow_floor(n_visible, q_block.dtype)):
+        return None
+    return output / running_sum
 
 
 def _attend_one_query_block(

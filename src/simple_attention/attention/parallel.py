@@ -1,4 +1,4 @@
-"""Running independent blocks of attention on all the cores.
+"""Using every core: independent blocks of attention on a pool of threads.
 
 NumPy's matrix products run on every core that its BLAS library uses, but its element-wise
 steps (``exp``, ``sum``, the divisions) run on one thread. In attention those steps take about

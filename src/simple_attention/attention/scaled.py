@@ -181,6 +181,13 @@ def attend(
         def one_group(i: slice) -> None:
             q_i, k_i, v_i, context_i, weights_i = (a[i] for a in flat)
             mask_i = mask if masks is None else masks[i]
+            if q.shape[-2] * k.shape[-2] >= BLOCK_ELEMENTS:
+                # Large slices: the blocked kernel, whose blocks of scores stay in the cache
+                # while they become weights (the same numbers, to rounding).
+                context_i[...], weights_i[...] = attend_by_query_blocks(
+                    q_i, k_i, v_i, scale, mask_i, is_causal=is_causal, return_weights=True
+                )
+                return
             context_i[...], weights_i[...] = attend(
                 q_i, k_i, v_i, scale=scale, mask=mask_i, is_causal=is_causal
             )
@@ -660,6 +667,15 @@ def attend_backward(
 
         def one_group(i: slice) -> None:
             g_i, q_i, k_i, v_i, w_i, grad_q, grad_k, grad_v = (a[i] for a in flat)
+            if n_queries * n_keys >= BLOCK_ELEMENTS:  # large slices: one at a time, in blocks
+                for j in range(len(g_i)):
+                    arrays = (g_i[j], q_i[j], k_i[j], v_i[j], w_i[j])
+                    out = (grad_q[j], grad_k[j], grad_v[j])
+                    if not backward_by_query_blocks(*arrays, scale, *out):
+                        out[0][...], out[1][...], out[2][...] = attend_backward(
+                            *arrays, scale=scale
+                        )
+                return
             grad_q[...], grad_k[...], grad_v[...] = attend_backward(
                 g_i, q_i, k_i, v_i, w_i, scale=scale
             )
@@ -680,6 +696,50 @@ def attend_backward(
     for name, grad in zip(("grad_query", "grad_key", "grad_value"), grads, strict=True):
         _check_finite_gradient(grad, name)
     return grads
+
+
+def backward_by_query_blocks(
+    g: np.ndarray,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    weights: np.ndarray,
+    scale: float,
+    grad_query: np.ndarray,
+    grad_key: np.ndarray,
+    grad_value: np.ndarray,
+) -> bool:
+    r"""The backward pass of one (batch, head) slice, a block of queries at a time.
+
+    The formulas of :func:`scaled_dot_product_attention_backward`, for the rows of one block:
+    :math:`\mathrm{d}A` and :math:`\mathrm{d}S` exist only for that block, which stays in the
+    processor's cache through the four passes of the softmax's backward step, while
+    :math:`\mathrm{d}V = A^\top \mathrm{d}Z` and :math:`\mathrm{d}K = c\,\mathrm{d}S^\top Q`
+    add up over the blocks. All arrays are 2-D, of one dtype; the results are written into
+    ``grad_query``, ``grad_key`` and ``grad_value``. Returns ``False`` if a result is not finite,
+    for the caller to compute the slice again in the safe order of :func:`attend_backward`.
+    """
+    grad_key[...] = 0
+    grad_value[...] = 0
+    rows_per = max(1, BLOCK_ELEMENTS // max(k.shape[-2], 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, q.shape[-2], rows_per):
+            rows = slice(start, start + rows_per)
+            w, g_rows = weights[rows], g[rows]
+            grad_value += w.T @ g_rows
+            grad_scores = g_rows @ v.T  # dA of these rows, then dS in place
+            row_sums = np.multiply(grad_scores, w).sum(axis=-1, keepdims=True)
+            np.subtract(grad_scores, row_sums, out=grad_scores)
+            np.multiply(grad_scores, w, out=grad_scores)  # dS = A * (dA - rowsum(dA * A))
+            np.matmul(grad_scores, k, out=grad_query[rows])
+            grad_key += grad_scores.T @ q[rows]
+        grad_query *= scale
+        grad_key *= scale
+    return bool(
+        np.isfinite(grad_query).all()
+        and np.isfinite(grad_key).all()
+        and np.isfinite(grad_value).all()
+    )
 
 
 def backward_through_scores(
