@@ -101,7 +101,7 @@ QUICK: dict[str, Any] = {
     "breakdown_repeats": 2,
     "loop_n": [8],
     "loop_repeats": 2,
-    "memory_n": 512,
+    "memory_n": 1024,  # two threads hold two 256 x 256 blocks: half of a 512 x 512 matrix
     "layer_memory_n": 256,
 }
 FLOOR, TEXTBOOK, SDPA, CHUNKED, TORCH = (

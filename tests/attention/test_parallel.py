@@ -7,6 +7,8 @@ reference.
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -218,6 +220,21 @@ class TestThreads:
             sa.scaled_dot_product_attention(q, q, q)
         with pytest.raises(FloatingPointError, match="use float64 or smaller inputs"):
             sa.scaled_dot_product_attention(q, q, q, return_weights=True)
+
+    # Python 3.12 and later warn about a fork with threads running: here it is the point.
+    @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+    def test_a_forked_child_makes_its_own_threads(
+        self, rng: np.random.Generator, fast_paths: None
+    ) -> None:
+        # A forked child inherits the pool but none of its threads: it must make new ones
+        # instead of waiting for threads that do not exist.
+        if "fork" not in multiprocessing.get_all_start_methods():
+            pytest.skip("no fork on this platform")
+        q, k, v = rng.normal(size=(3, 4, 64, 8))
+        expected = sa.scaled_dot_product_attention(q, k, v)  # the parent's pool is running
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(sa.scaled_dot_product_attention, (q, k, v)).get(timeout=60)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
 
     def test_blas_gets_its_threads_back(self, rng: np.random.Generator, fast_paths: None) -> None:
         before = [p["num_threads"] for p in threadpoolctl.threadpool_info()]

@@ -30,7 +30,13 @@ __all__ = ["attention_threads", "n_threads"]
 Block = TypeVar("Block")
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"limit": None, "controller": None, "pool": None, "workers": 0}
+_state: dict[str, Any] = {
+    "limit": None,
+    "controller": None,
+    "pool": None,
+    "workers": 0,
+    "pid": None,
+}
 _local = threading.local()  # set inside the pool's threads: no pool within the pool
 
 
@@ -101,14 +107,16 @@ def attention_threads(limit: int | None) -> Iterator[None]:
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
+    """The pool of ``workers`` threads, made again after a fork (whose child has no threads)."""
     with _lock:
-        if _state["workers"] != workers:
-            if _state["pool"] is not None:
+        if _state["workers"] != workers or _state["pid"] != os.getpid():
+            if _state["pool"] is not None and _state["pid"] == os.getpid():
                 _state["pool"].shutdown(wait=False)
             _state["pool"] = ThreadPoolExecutor(
                 workers, thread_name_prefix="simple-attention", initializer=_mark_inside
             )
             _state["workers"] = workers
+            _state["pid"] = os.getpid()
         return _state["pool"]
 
 
@@ -123,6 +131,10 @@ def run_blocks(work: Callable[[Block], None], blocks: Sequence[Block]) -> None:
     may run in any order. Runs on the calling thread when there is one block, one core, no
     ``threadpoolctl``, or when called from inside the pool. The first exception a block
     raises is raised here, after every block has stopped.
+
+    The limit on BLAS's threads holds for the whole process while the blocks run. A program that
+    calls attention from several threads of its own should run it under
+    ``attention_threads(1)``, so that the calls do not change each other's BLAS threads.
     """
     workers = min(n_threads(), len(blocks))
     if workers <= 1:
