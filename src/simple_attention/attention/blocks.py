@@ -249,10 +249,10 @@ def attend_by_query_blocks(
 
     **The shift.** Any number at least as large as every score of a row keeps its exponentials
     from overflowing; the row maximum is only the smallest such number. The kernel shifts each
-    row by the bound :math:`b_i` of :func:`score_bounds` instead, which costs no pass over the
+    row by the bound :math:`b_i` of ``score_bounds`` instead, which costs no pass over the
     scores: with one more column on the queries (:math:`-b_i`) and on the keys (``1``), the
     matrix product itself returns :math:`s_{ij} - b_i`. A row whose sum falls below
-    :func:`underflow_floor` (its scores lie far below the bound) is computed again, with its
+    ``underflow_floor`` (its scores lie far below the bound) is computed again, with its
     block, shifted by the exact maximum. The bound is used without a mask (causal or not) and for
     rows of at least ``BOUND_MIN_KEYS`` keys: a float mask can raise a score above any bound of
     :math:`q_i \cdot k_j`, and with a boolean mask the exact maximum keeps a blocked key exactly
@@ -261,7 +261,7 @@ def attend_by_query_blocks(
     Blocks are cut per (batch, head) slice once a slice alone fills a block, so that a block
     stays small enough for the cache while its matrix products stay large enough for BLAS. The
     blocks are independent, and run on one thread per core
-    (:func:`~simple_attention.attention.parallel.run_blocks`).
+    (``simple_attention.attention.parallel.run_blocks``).
 
     ``q``, ``k``, ``v`` are validated, contiguous arrays of one working dtype; ``mask`` is
     validated (or ``None``). Returns the context ``(..., n_queries, d_v)`` and, if

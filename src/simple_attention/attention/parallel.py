@@ -3,7 +3,7 @@
 NumPy's matrix products run on every core that its BLAS library uses, but its element-wise
 steps (``exp``, ``sum``, the divisions) run on one thread. In attention those steps take about
 as long as the matrix products, so one core idles for half of the time. The blocks of queries of
-the blocked kernels are independent of each other, so :func:`run_blocks` gives them to a small
+the blocked kernels are independent of each other, so ``run_blocks`` gives them to a small
 pool of threads, one per core, and holds BLAS to one thread inside them: the two cores then run
 a matrix product and an exponential side by side. NumPy releases the GIL in both, so Python
 threads are enough.
@@ -53,10 +53,10 @@ def _controller() -> Any:
 
 
 def n_threads() -> int:
-    """How many threads :func:`run_blocks` uses: 1 without ``threadpoolctl`` or on one core.
+    """How many threads ``run_blocks`` uses: 1 without ``threadpoolctl`` or on one core.
 
     At most the number of cores this process may run on, and at most the limit set with
-    :func:`attention_threads`.
+    :func:`~simple_attention.attention_threads`.
 
     Examples
     --------
