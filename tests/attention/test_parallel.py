@@ -8,6 +8,8 @@ reference.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from reference import reference_attention
 @pytest.fixture
 def fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blocks, "BOUND_MIN_KEYS", 2)
+    monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", 16)  # several blocks of queries
     monkeypatch.setattr(blocks, "PARALLEL_ELEMENTS", 0)
     monkeypatch.setattr(scaled, "PARALLEL_ELEMENTS", 0)
 
@@ -90,9 +93,9 @@ class TestBound:
         self, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         q, k, v = rng.normal(size=(3, 2, 64, 16))
-        exact = sa.scaled_dot_product_attention(q, k, v, is_causal=True)
+        exact = sa.scaled_dot_product_attention(q, k, v)
         monkeypatch.setattr(blocks, "BOUND_MIN_KEYS", 2)
-        shifted = sa.scaled_dot_product_attention(q, k, v, is_causal=True)
+        shifted = sa.scaled_dot_product_attention(q, k, v)
         np.testing.assert_allclose(shifted, exact, rtol=0, atol=1e-14)
         assert not np.array_equal(shifted, exact)  # another shift, another rounding
 
@@ -157,6 +160,10 @@ class TestBackwardInBlocks:
 
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def blas_threads() -> list[int]:
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
 
 class TestThreads:
@@ -236,11 +243,88 @@ class TestThreads:
             got = pool.apply_async(sa.scaled_dot_product_attention, (q, k, v)).get(timeout=60)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
 
+    @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+    def test_a_child_forked_while_blocks_run_gets_blas_threads_back(self) -> None:
+        if "fork" not in multiprocessing.get_all_start_methods():
+            pytest.skip("no fork on this platform")
+        before = blas_threads()
+        with parallel._blas_on_one_thread():  # as if another thread's blocks were running
+            assert blas_threads() == [1] * len(before)
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                in_child = pool.apply_async(blas_threads).get(timeout=60)
+        assert in_child == before
+        assert blas_threads() == before
+
     def test_blas_gets_its_threads_back(self, rng: np.random.Generator, fast_paths: None) -> None:
         before = [p["num_threads"] for p in threadpoolctl.threadpool_info()]
         q, k, v = rng.normal(size=(3, 4, 64, 8))
         sa.scaled_dot_product_attention(q, k, v)
         assert [p["num_threads"] for p in threadpoolctl.threadpool_info()] == before
+
+
+class TestCallsFromSeveralThreads:
+    """A program may call attention from threads of its own, with or without a limit."""
+
+    def run_together(self, *calls) -> None:
+        errors: list[BaseException] = []
+
+        def repeat(call) -> None:
+            try:
+                for _ in range(40):
+                    call()
+            except BaseException as error:  # re-raised below, in the test's thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=repeat, args=(call,)) for call in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def test_different_numbers_of_blocks_at_once(
+        self, fast_paths: None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # On four cores, calls with 2 and 3 blocks used to rebuild the pool under each other.
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+        q, k, v = np.random.default_rng(0).normal(size=(3, 1, 6, 4))
+        expected = sa.chunked_attention(q, k, v, block_size=6)
+        self.run_together(
+            lambda: np.testing.assert_allclose(
+                sa.chunked_attention(q, k, v, block_size=3), expected, atol=1e-13
+            ),
+            lambda: np.testing.assert_allclose(
+                sa.chunked_attention(q, k, v, block_size=2), expected, atol=1e-13
+            ),
+        )
+
+    def test_overlapping_calls_give_blas_its_threads_back(self, fast_paths: None) -> None:
+        before = [p["num_threads"] for p in threadpoolctl.threadpool_info()]
+        q, k, v = np.random.default_rng(1).normal(size=(3, 4, 32, 8))
+        self.run_together(*[lambda: sa.scaled_dot_product_attention(q, k, v)] * 3)
+        assert [p["num_threads"] for p in threadpoolctl.threadpool_info()] == before
+
+    def test_a_limit_holds_in_its_own_thread_only(self) -> None:
+        outside = n_threads()
+        inside = threading.Event()
+        release = threading.Event()
+        seen: list[int] = []
+
+        def limited() -> None:
+            with attention_threads(1):
+                seen.append(n_threads())
+                inside.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=limited)
+        thread.start()
+        inside.wait(10)
+        seen.append(n_threads())  # this thread, while the other is inside its limit
+        release.set()
+        thread.join()
+        assert seen == [1, outside]
+        assert n_threads() == outside
 
 
 class TestAttentionThreads:
@@ -264,6 +348,10 @@ class TestAttentionThreads:
             attention_threads(limit),  # type: ignore[arg-type]
         ):
             pass
+
+    def test_numpy_integers_are_limits(self) -> None:
+        with attention_threads(np.int64(1)):
+            assert n_threads() == 1
 
     @pytest.mark.parametrize("limit", [0, -2])
     def test_a_limit_below_one_is_a_value_error(self, limit: int) -> None:

@@ -76,6 +76,11 @@ def visible_keys(rows: slice, n_keys: int, is_causal: bool) -> int:
     return min(rows.stop, n_keys) if is_causal else n_keys
 
 
+def fewest_keys(rows: slice, n_keys: int, is_causal: bool) -> int:
+    """The number of keys that the first of the queries ``rows`` may see, the fewest of any."""
+    return min(rows.start + 1, n_keys) if is_causal else n_keys
+
+
 def scores_block(q_scaled: np.ndarray, k: np.ndarray) -> np.ndarray:
     """``q_scaled @ k.T``, raising ``FloatingPointError`` if a score overflowed.
 
@@ -304,7 +309,7 @@ def attend_by_query_blocks(
                 item.of(context)[..., rows, :],
                 None if weights is None else item.of(weights)[..., rows, keys],
                 None
-                if shifted is None or keys.stop < BOUND_MIN_KEYS
+                if shifted is None or fewest_keys(rows, n_keys, is_causal) < BOUND_MIN_KEYS
                 else (item.of(shifted[0])[..., rows, :], item.of(shifted[1])[..., keys, :]),
                 timer,
             )

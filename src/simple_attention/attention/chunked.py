@@ -196,8 +196,8 @@ def chunked_attention(
         with np.errstate(over="ignore", invalid="ignore"):  # per thread
             q_block = q_scaled[..., rows, :]
             output = None
-            if shifted is not None and visible_keys(rows, n_keys, is_causal) >= (
-                blocks.BOUND_MIN_KEYS
+            if shifted is not None and (
+                blocks.fewest_keys(rows, n_keys, is_causal) >= blocks.BOUND_MIN_KEYS
             ):
                 output = _attend_with_fixed_shift(
                     shifted[0][..., rows, :], shifted[1], v, rows, is_causal, block_size

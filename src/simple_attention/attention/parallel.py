@@ -11,14 +11,17 @@ threads are enough.
 Holding BLAS to one thread takes `threadpoolctl <https://github.com/joblib/threadpoolctl>`_, an
 optional, small and well-kept package (``pip install simple-attention[fast]``) that knows how to
 reach OpenBLAS, MKL or BLIS behind NumPy on every platform. Without it the blocks run one after
-the other, as they would on one core, with BLAS's own threads inside the matrix products: the
-same numbers, only slower. Each block writes its own rows of the result, so the order in which
-the threads finish changes nothing, and the results are the same with and without the pool.
+the other, as they would on one core, with BLAS's own threads inside the matrix products. Each
+block writes its own rows of the result, so the order in which the threads finish changes
+nothing; with and without the pool the results agree to rounding (a BLAS on one thread may add up
+a product in another order, and large slices take the blocked kernels).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import numbers
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,13 +32,16 @@ __all__ = ["attention_threads", "n_threads"]
 
 Block = TypeVar("Block")
 
+# The limit of attention_threads, per calling thread (and per asyncio task): one thread's
+# ``with attention_threads(1)`` does not hold back another's calls.
+_limit: contextvars.ContextVar[int | None] = contextvars.ContextVar("limit", default=None)
 _lock = threading.Lock()
 _state: dict[str, Any] = {
-    "limit": None,
-    "controller": None,
-    "pool": None,
-    "workers": 0,
-    "pid": None,
+    "controller": None,  # threadpoolctl's ThreadpoolController, False without threadpoolctl
+    "pools": {},  # one pool per size, never shut down: another call may be submitting to it
+    "pid": os.getpid(),
+    "active": 0,  # calls of run_blocks running now, in any thread
+    "blas_limit": None,  # the limit on BLAS's threads they share, restored by the last one
 }
 _local = threading.local()  # set inside the pool's threads: no pool within the pool
 
@@ -56,7 +62,7 @@ def n_threads() -> int:
     """How many threads ``run_blocks`` uses: 1 without ``threadpoolctl`` or on one core.
 
     At most the number of cores this process may run on, and at most the limit set with
-    :func:`~simple_attention.attention_threads`.
+    :func:`~simple_attention.attention_threads` in the calling thread.
 
     Examples
     --------
@@ -65,7 +71,7 @@ def n_threads() -> int:
     ...     n_threads()
     1
     """
-    limit = _state["limit"]
+    limit = _limit.get()
     if limit == 1 or getattr(_local, "inside", False) or not _controller():
         return 1
     try:
@@ -79,49 +85,90 @@ def n_threads() -> int:
 def attention_threads(limit: int | None) -> Iterator[None]:
     """Limit the threads of the attention kernels inside a ``with`` block (``None``: no limit).
 
-    ``attention_threads(1)`` runs every block on the calling thread, with BLAS's own threads
-    in the matrix products: useful when the caller already runs attention from several threads
-    of its own, or to compare the two ways.
+    The limit holds for the calls made by the thread that entered the block.
+    ``attention_threads(1)`` runs every block on the calling thread, with BLAS's own threads in
+    the matrix products: useful when a program already runs attention from several threads of
+    its own, or to compare the two ways.
 
     Examples
     --------
     >>> import numpy as np
     >>> import simple_attention as sa
-    >>> from simple_attention.attention.parallel import attention_threads
     >>> q = k = v = np.random.default_rng(0).normal(size=(4, 300, 8))
-    >>> with attention_threads(1):
+    >>> with sa.attention_threads(1):
     ...     one = sa.scaled_dot_product_attention(q, k, v)
     >>> bool(np.allclose(one, sa.scaled_dot_product_attention(q, k, v), rtol=0, atol=1e-12))
     True
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise TypeError(f"limit must be a positive integer or None, got {limit!r}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
-    previous = _state["limit"]
-    _state["limit"] = limit
+    token = _limit.set(_checked_limit(limit))
     try:
         yield
     finally:
-        _state["limit"] = previous
+        _limit.reset(token)
+
+
+def _checked_limit(limit: object) -> int | None:
+    """``limit`` as an int of at least 1, or ``None``; ``TypeError``/``ValueError`` otherwise."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+        raise TypeError(f"limit must be a positive integer or None, got {limit!r}")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return int(limit)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """The pool of ``workers`` threads, made again after a fork (whose child has no threads)."""
+    """The pool of ``workers`` threads, made on first use."""
     with _lock:
-        if _state["workers"] != workers or _state["pid"] != os.getpid():
-            if _state["pool"] is not None and _state["pid"] == os.getpid():
-                _state["pool"].shutdown(wait=False)
-            _state["pool"] = ThreadPoolExecutor(
+        pools = _state["pools"]
+        if workers not in pools:
+            pools[workers] = ThreadPoolExecutor(
                 workers, thread_name_prefix="simple-attention", initializer=_mark_inside
             )
-            _state["workers"] = workers
-            _state["pid"] = os.getpid()
-        return _state["pool"]
+        return pools[workers]
 
 
 def _mark_inside() -> None:
     _local.inside = True
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: new pools, and BLAS's threads back."""
+    global _lock
+    _lock = threading.Lock()  # the parent may have held it while forking
+    _state["pools"] = {}
+    _state["pid"] = os.getpid()
+    if _state["blas_limit"] is not None:
+        _state["blas_limit"].restore_original_limits()
+    _state["active"] = 0
+    _state["blas_limit"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread() -> Iterator[None]:
+    """BLAS on one thread while any call of ``run_blocks`` runs, in any thread of the process.
+
+    The limit is a setting of the whole process: the first call to start sets it and the last
+    one to finish restores it, so that overlapping calls from several threads never leave BLAS
+    held to one thread.
+    """
+    with _lock:
+        if _state["active"] == 0:
+            _state["blas_limit"] = _controller().limit(limits=1, user_api="blas")
+        _state["active"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["active"] -= 1
+            if _state["active"] == 0 and _state["blas_limit"] is not None:
+                _state["blas_limit"].restore_original_limits()
+                _state["blas_limit"] = None
 
 
 def run_blocks(work: Callable[[Block], None], blocks: Sequence[Block]) -> None:
@@ -132,19 +179,18 @@ def run_blocks(work: Callable[[Block], None], blocks: Sequence[Block]) -> None:
     ``threadpoolctl``, or when called from inside the pool. The first exception a block
     raises is raised here, after every block has stopped.
 
-    The limit on BLAS's threads holds for the whole process while the blocks run. A program that
-    calls attention from several threads of its own should run it under
-    ``attention_threads(1)``, so that the calls do not change each other's BLAS threads.
+    While the blocks run, BLAS is held to one thread, for the whole process: a matrix product
+    that another thread of the program computes meanwhile also runs on one thread.
     """
-    workers = min(n_threads(), len(blocks))
-    if workers <= 1:
+    workers = n_threads()
+    if workers <= 1 or len(blocks) <= 1:
         for block in blocks:
             work(block)
         return
     pool = _pool(workers)
     # One thread of BLAS per worker: the workers themselves keep the cores busy, and a BLAS
     # that also started its threads would fight them for the same cores.
-    with _controller().limit(limits=1, user_api="blas"):
+    with _blas_on_one_thread():
         futures = [pool.submit(work, block) for block in blocks]
         errors = [f.exception() for f in futures]
     for error in errors:
