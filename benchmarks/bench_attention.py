@@ -360,13 +360,19 @@ def interleaved_child(quick: bool, threads: int | None) -> None:
 # --- the rounds of processes and their summaries ---------------------------------------------
 
 
-def run_child(*args: str) -> dict[str, Any]:
+def run_script(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script`` with ``args`` in a fresh Python process; its last line of output as JSON."""
     child = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+        [sys.executable, script, *args], capture_output=True, text=True, check=False
     )
     if child.returncode != 0:
         raise RuntimeError(f"benchmark child {args} failed:\n{child.stderr}")
     return dict(json.loads(child.stdout.strip().splitlines()[-1]))
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    """This script as a child process (``--time-child``, ``--interleaved-child``, ...)."""
+    return run_script(__file__, *args)
 
 
 def time_rounds(

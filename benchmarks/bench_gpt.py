@@ -41,7 +41,6 @@ import os
 import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,7 +53,7 @@ import simple_attention as sa
 HERE = Path(__file__).resolve().parent
 # The sibling script reports the machine the same way; its helpers are reused, not copied.
 sys.path.insert(0, str(HERE))
-from bench_attention import thread_info  # noqa: E402
+from bench_attention import run_script, thread_info  # noqa: E402
 
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
 MiB = 2**20
@@ -290,12 +289,8 @@ def function_label(file: str, line: int, name: str) -> str:
 
 
 def run_child(*args: str) -> dict[str, Any]:
-    child = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
-    )
-    if child.returncode != 0:
-        raise RuntimeError(f"benchmark child {args} failed:\n{child.stderr}")
-    return dict(json.loads(child.stdout.strip().splitlines()[-1]))
+    """This script as a child process (``--train-child``, ``--memory-child``)."""
+    return run_script(__file__, *args)
 
 
 def train_step(
