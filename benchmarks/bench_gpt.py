@@ -53,7 +53,7 @@ import simple_attention as sa
 HERE = Path(__file__).resolve().parent
 # The sibling script reports the machine the same way; its helpers are reused, not copied.
 sys.path.insert(0, str(HERE))
-from bench_attention import run_script, thread_info  # noqa: E402
+from bench_attention import run_script, set_threads, thread_info  # noqa: E402
 
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
 MiB = 2**20
@@ -204,18 +204,6 @@ def copy_weights(ours: sa.TinyGPT, model: Any, torch: Any) -> None:
     with torch.no_grad():
         for param, value in pairs.items():
             param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-
-
-def set_threads(threads: int, torch: Any = None) -> None:
-    """Hold NumPy's BLAS (and PyTorch) to ``threads`` threads (BLAS needs threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        threadpool_limits(threads, user_api="blas")
-    if torch is not None:
-        torch.set_num_threads(threads)
 
 
 def train_child(side: str, dtype: str, quick: bool, threads: int | None, profile: bool) -> None:
